@@ -1,0 +1,1 @@
+"""What the numbers mean: metric definitions, rollups, scores, abnormal-event rules."""

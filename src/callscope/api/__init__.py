@@ -1,0 +1,1 @@
+"""HTTP surfaces: parse, call one function, render."""

@@ -1,0 +1,86 @@
+"""What routes receive: the running services, the caller's identity, a bounded body."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from callscope.api.auth import Authenticator
+from callscope.api.tokens import IngestTokens
+from callscope.collectors.pipeline import IngestPipeline
+from callscope.domain.tenancy import IngestScope
+from callscope.errors import BadRequest, PayloadTooLarge
+from callscope.observability import Metrics
+from callscope.settings import Settings
+from callscope.storage.base import StorageBackend
+from callscope.storage.tenancy import TenancyStore
+from callscope.storage.writer import GroupCommitWriter
+
+
+@dataclass
+class Services:
+    """Everything a running Callscope holds; built once by `app.build_services`."""
+
+    settings: Settings
+    backend: StorageBackend
+    writer: GroupCommitWriter
+    pipeline: IngestPipeline
+    tenancy: TenancyStore
+    tokens: IngestTokens
+    auth: Authenticator
+    metrics: Metrics
+
+    def close(self) -> None:
+        self.writer.stop()
+        self.backend.close()
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(_services)]
+AuthorizationHeader = Annotated[str | None, Header(alias="Authorization")]
+
+
+def _ingest_scope(services: ServicesDep, authorization: AuthorizationHeader = None) -> IngestScope:
+    return services.auth.ingest_scope(authorization)
+
+
+def _admin(services: ServicesDep, authorization: AuthorizationHeader = None) -> None:
+    services.auth.check_admin(authorization)
+
+
+IngestScopeDep = Annotated[IngestScope, Depends(_ingest_scope)]
+AdminDep = Annotated[None, Depends(_admin)]
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing more than `limit` bytes (after gzip decoding, if any)."""
+    too_large = PayloadTooLarge(f"request body exceeds the limit of {limit} bytes", limit_bytes=limit)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    encoding = request.headers.get("content-encoding", "identity").lower()
+    if encoding == "gzip":
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            body = inflater.decompress(body, limit + 1)
+        except zlib.error as exc:
+            raise BadRequest(f"body is not valid gzip: {exc}") from exc
+        if len(body) > limit or inflater.unconsumed_tail:
+            raise too_large
+    elif encoding != "identity":
+        raise BadRequest(f"Content-Encoding {encoding!r} is not supported (use gzip or none)")
+    return body

@@ -1,0 +1,1 @@
+"""Callscope's own versioned API (`/v1`)."""

@@ -1,0 +1,46 @@
+"""`POST /v1/ingest/{samples,events,webrtc}`: one outcome per item."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+
+from callscope.api.deps import IngestScopeDep, ServicesDep, read_body
+from callscope.api.errors import problem
+from callscope.api.responses import JSONBytes
+from callscope.collectors.outcomes import Outcome
+from callscope.collectors.pipeline import Endpoint
+from callscope.errors import BadRequest
+
+router = APIRouter(tags=["ingest"])
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
+
+
+@router.post(
+    "/v1/ingest/{endpoint}",
+    summary="Ingest a batch of samples, events or raw getStats() reports",
+    responses={413: {"description": "Body or batch too large"}, 429: {"description": "Queue full"}},
+)
+async def ingest(
+    endpoint: Endpoint,
+    request: Request,
+    services: ServicesDep,
+    scope: IngestScopeDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> JSONBytes:
+    """Body: `{"samples": [...]}`, `{"events": [...]}` or `{"reports": [...]}`.
+
+    Answers 200 with counts per outcome and the non-accepted items (index, outcome, reason,
+    field, message); 422 when every item is invalid. A repeated `Idempotency-Key` stores
+    nothing and answers `replayed: true`.
+    """
+    if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
+        raise BadRequest("Idempotency-Key must be 1-128 printable ASCII characters")
+    body = await read_body(request, services.settings.max_body_bytes)
+    summary = await services.pipeline.ingest(endpoint, body, scope=scope, idempotency_key=idempotency_key)
+    wire = summary.to_wire()
+    if summary.total and summary.count(Outcome.INVALID) == summary.total:
+        return problem(422, "unprocessable", f"all {summary.total} items are invalid", **wire)
+    return JSONBytes(wire)

@@ -1,0 +1,100 @@
+"""The composition root: the only module that wires every layer together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from callscope import __version__
+from callscope.api import errors as api_errors
+from callscope.api import ops
+from callscope.api.auth import Authenticator
+from callscope.api.deps import Services
+from callscope.api.middleware import RequestContext
+from callscope.api.native import admin, apps, ingest
+from callscope.api.tokens import IngestTokens
+from callscope.collectors.pipeline import IngestLimits, IngestPipeline
+from callscope.observability import Metrics
+from callscope.settings import Settings
+from callscope.storage.dedupe import RecentKeys, reload_recent_keys
+from callscope.storage.idempotency import IdempotencyLedger
+from callscope.storage.migrations import migrate, set_fsync
+from callscope.storage.registry import open_backend
+from callscope.storage.tenancy import TenancyStore
+from callscope.storage.writer import GroupCommitWriter
+
+log = logging.getLogger(__name__)
+
+
+def build_services(settings: Settings) -> Services:
+    """Open the store, bring its schema up to date and start the writer."""
+    backend = open_backend(settings.resolved_store_url)
+    try:
+        applied = migrate(backend)
+        set_fsync(backend, enabled=settings.fsync)
+        metrics = Metrics()
+        recent = RecentKeys(settings.dedupe_memory_keys)
+        reloaded = reload_recent_keys(
+            backend, recent, settings.dedupe_reload_window_s, settings.dedupe_memory_keys
+        )
+    except BaseException:
+        backend.close()
+        raise
+    log.info(
+        "store open",
+        extra={
+            "store": backend.url,
+            "migrations_applied": applied,
+            "dedupe_keys_reloaded": reloaded,
+        },
+    )
+    writer = GroupCommitWriter(
+        backend,
+        metrics=metrics,
+        recent_keys=recent,
+        max_queue_rows=settings.writer_queue_max_rows,
+        max_batch_rows=settings.writer_max_batch_rows,
+    )
+    writer.start()
+    pipeline = IngestPipeline(
+        writer=writer,
+        ledger=IdempotencyLedger(backend, settings.idempotency_ttl_s),
+        limits=IngestLimits(
+            settings.max_items_per_batch, settings.max_sample_age_s, settings.max_clock_skew_s
+        ),
+        metrics=metrics,
+    )
+    tenancy = TenancyStore(backend)
+    tokens = IngestTokens(settings.token_secret.get_secret_value(), max_ttl_s=settings.ingest_token_max_ttl_s)
+    auth = Authenticator(tenancy, tokens, settings.admin_token.get_secret_value())
+    auth.refresh()
+    return Services(settings, backend, writer, pipeline, tenancy, tokens, auth, metrics)
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    """The ASGI app. Services are built on start-up unless given (tests share one store)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = services is None
+        app.state.services = services or build_services(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.services.close()
+
+    app = FastAPI(
+        title="Callscope",
+        version=__version__,
+        summary="Real-time communication quality: ingest, store and query.",
+        lifespan=lifespan,
+    )
+    api_errors.install(app)
+    for router in (ops.router, ingest.router, apps.router, admin.router):
+        app.include_router(router)
+    app.add_middleware(RequestContext)
+    return app

@@ -1,0 +1,100 @@
+"""`callscope serve` and `callscope simulate`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import click
+import httpx
+import uvicorn
+
+from callscope.app import build_services, create_app
+from callscope.cli.context import load_settings
+from callscope.errors import CallscopeError
+from callscope.observability import configure_logging
+from callscope.simulate.traffic import TrafficGenerator, TrafficPlan, run_live
+
+log = logging.getLogger(__name__)
+DEMO_APP_ID = "1400000000"
+
+
+@click.command()
+@click.option("--demo", is_flag=True, default=None, help="Demo secrets, a demo app and live demo traffic.")
+@click.option("--host", default=None, help="Bind address (CALLSCOPE_HOST).")
+@click.option("--port", type=int, default=None, help="Port (CALLSCOPE_PORT).")
+def serve(demo: bool | None, host: str | None, port: int | None) -> None:
+    """Run the Callscope server."""
+    settings = load_settings(demo=demo, host=host, port=port)
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        services = build_services(settings)
+    except CallscopeError as exc:
+        raise click.ClickException(exc.message) from exc
+    stop = threading.Event()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, services),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+        )
+    )
+    if settings.demo:
+        apps = {a.app_id for a in services.tenancy.list_apps()}
+        if DEMO_APP_ID not in apps:
+            services.tenancy.create_app("Demo", app_id=DEMO_APP_ID)
+        api_key = services.tenancy.create_key(DEMO_APP_ID)
+        services.auth.refresh()
+        threading.Thread(
+            target=_demo_traffic,
+            args=(settings.resolved_public_url, api_key, server, stop),
+            name="demo-traffic",
+            daemon=True,
+        ).start()
+    try:
+        server.run()
+    finally:
+        stop.set()
+        services.close()
+
+
+def _demo_traffic(base_url: str, api_key: str, server: uvicorn.Server, stop: threading.Event) -> None:
+    for _ in range(600):
+        if server.started or stop.is_set():
+            break
+        time.sleep(0.1)
+    click.echo(
+        f"\nCallscope is running at {base_url} with demo traffic (app {DEMO_APP_ID}).\n"
+        f"  API reference:   {base_url}/docs\n"
+        f"  Stored rows:     curl -H 'Authorization: Bearer <admin token>' {base_url}/v1/admin/stats\n"
+        f"  Metrics:         {base_url}/metrics (same admin token; demo: see docs/quickstart.md)\n"
+        "Press Ctrl-C to stop.\n",
+        err=True,
+    )
+    generator = TrafficGenerator(base_url, DEMO_APP_ID, api_key, TrafficPlan(rooms=4, users_per_room=3))
+    try:
+        run_live(generator, windows=None, stop=stop.is_set)
+    except httpx.HTTPError:
+        log.exception("demo traffic stopped")
+    finally:
+        generator.close()
+
+
+@click.command()
+@click.option("--url", default=None, help="Callscope base URL (default: CALLSCOPE_PUBLIC_URL).")
+@click.option("--app-id", required=True)
+@click.option("--api-key", envvar="CALLSCOPE_API_KEY", required=True)
+@click.option("--rooms", default=3, show_default=True)
+@click.option("--users", default=3, show_default=True, help="Participants per room.")
+@click.option("--windows", default=12, show_default=True, help="5-second windows to send.")
+def simulate(url: str | None, app_id: str, api_key: str, rooms: int, users: int, windows: int) -> None:
+    """Send synthetic call traffic through the HTTP ingest path."""
+    base_url = url or load_settings().resolved_public_url
+    generator = TrafficGenerator(base_url, app_id, api_key, TrafficPlan(rooms=rooms, users_per_room=users))
+    with click.progressbar(length=windows, label="windows") as bar:
+        run_live(generator, windows=windows, stop=lambda: False, on_tick=lambda _: bar.update(1))
+    generator.close()

@@ -1,0 +1,1 @@
+"""Ingest: bytes in, validated rows out, exactly one outcome per item."""

@@ -1,0 +1,122 @@
+"""Checks every record kind shares: time window and credential scope."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from callscope.collectors.outcomes import ItemProblem, Outcome, Reason
+from callscope.domain.tenancy import IngestScope
+from callscope.domain.timestamps import US_PER_S, WireTimestamp, from_epoch_us, to_epoch_us
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Accepted timestamps: not older than the retention horizon, not ahead of clock skew."""
+
+    now_us: int
+    max_age_s: int
+    max_skew_s: int
+
+    @property
+    def oldest_us(self) -> int:
+        return self.now_us - self.max_age_s * US_PER_S
+
+    @property
+    def newest_us(self) -> int:
+        return self.now_us + self.max_skew_s * US_PER_S
+
+
+def check_ts(index: int, ts: WireTimestamp, window: Window) -> tuple[int, ItemProblem | None]:
+    try:
+        ts_us = to_epoch_us(ts)
+    except (ValueError, OverflowError) as exc:
+        return 0, ItemProblem(index, Outcome.INVALID, Reason.BAD_TIMESTAMP, "ts", f"ts: {exc}")
+    if ts_us > window.newest_us:
+        return ts_us, ItemProblem(
+            index,
+            Outcome.INVALID,
+            Reason.TIMESTAMP_IN_FUTURE,
+            "ts",
+            f"ts {_iso(ts_us)} is more than {window.max_skew_s} s ahead of the server clock "
+            "(send milliseconds since the epoch or RFC 3339 with an offset)",
+        )
+    if ts_us < window.oldest_us:
+        return ts_us, ItemProblem(
+            index,
+            Outcome.INVALID,
+            Reason.TIMESTAMP_TOO_OLD,
+            "ts",
+            f"ts {_iso(ts_us)} is older than the {window.max_age_s} s the store accepts",
+        )
+    return ts_us, None
+
+
+def check_scope(index: int, scope: IngestScope, room_id: str, user_id: str) -> ItemProblem | None:
+    if scope.room_id is not None and room_id != scope.room_id:
+        return ItemProblem(
+            index,
+            Outcome.INVALID,
+            Reason.OUT_OF_SCOPE,
+            "room_id",
+            "room_id: this ingest token is for another room",
+        )
+    if scope.user_id is not None and user_id != scope.user_id:
+        return ItemProblem(
+            index,
+            Outcome.INVALID,
+            Reason.OUT_OF_SCOPE,
+            "user_id",
+            "user_id: this ingest token is for another user",
+        )
+    return None
+
+
+def _iso(ts_us: int) -> str:
+    try:
+        return from_epoch_us(ts_us).isoformat()
+    except (ValueError, OverflowError):
+        return f"{ts_us} µs"
+
+
+class _Record(Protocol):
+    room_id: str
+    user_id: str
+    ts: WireTimestamp
+
+
+R = TypeVar("R", bound=_Record)
+
+
+@dataclass(slots=True)
+class Checked(Generic[R]):
+    """Records that passed every check, with their timestamps (µs) and batch indexes."""
+
+    records: list[R]
+    ts_us: list[int]
+    indexes: list[int]
+    problems: list[ItemProblem]
+
+
+def check_records(
+    items: list[tuple[int, R]],
+    problems: list[ItemProblem],
+    *,
+    scope: IngestScope,
+    window: Window,
+    consistency: Callable[[int, R], ItemProblem | None],
+) -> Checked[R]:
+    checked: Checked[R] = Checked([], [], [], list(problems))
+    for index, record in items:
+        ts_us, problem = check_ts(index, record.ts, window)
+        problem = (
+            problem or check_scope(index, scope, record.room_id, record.user_id) or consistency(index, record)
+        )
+        if problem is not None:
+            checked.problems.append(problem)
+            continue
+        checked.records.append(record)
+        checked.ts_us.append(ts_us)
+        checked.indexes.append(index)
+    return checked

@@ -1,0 +1,53 @@
+"""Call events (`POST /v1/ingest/events`) → rows of the `events` table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from callscope.collectors.checks import Window, check_records
+from callscope.collectors.decode import Decoded
+from callscope.collectors.outcomes import ItemProblem, Outcome, Reason
+from callscope.domain.events import PEER_STATES, STATE_EVENTS, Event
+from callscope.domain.samples import Source
+from callscope.domain.tenancy import IngestScope
+from callscope.storage.dedupe import event_key
+from callscope.storage.schema import EVENTS
+from callscope.storage.writer import TableRows
+
+_COPIED = [
+    name
+    for name in EVENTS.names
+    if name not in {"app_id", "ts", "ingested_at", "type", "source"} and name in Event.__struct_fields__
+]
+
+
+def _consistency(index: int, e: Event) -> ItemProblem | None:
+    if e.type in STATE_EVENTS and e.state not in PEER_STATES:
+        return ItemProblem(
+            index,
+            Outcome.INVALID,
+            Reason.INVALID_VALUE,
+            "state",
+            f"state: {e.type.value} needs one of {', '.join(sorted(PEER_STATES))}; got {e.state!r}",
+        )
+    return None
+
+
+def event_rows(
+    decoded: Decoded[Event], *, app_id: str, scope: IngestScope, window: Window
+) -> tuple[TableRows, list[int], list[ItemProblem]]:
+    checked = check_records(
+        decoded.items, decoded.problems, scope=scope, window=window, consistency=_consistency
+    )
+    kept, kept_ts = checked.records, checked.ts_us
+    columns: dict[str, list[Any]] = {name: [getattr(e, name) for e in kept] for name in _COPIED}
+    columns["type"] = [e.type.value for e in kept]
+    columns["source"] = [Source.CLIENT.value] * len(kept)
+    columns["ts"] = kept_ts
+    columns["app_id"] = [app_id] * len(kept)
+    columns["ingested_at"] = [window.now_us // 1000] * len(kept)
+    keys = [
+        event_key(app_id, e.room_id, e.session_id, e.type.value, e.event_id, ts)
+        for e, ts in zip(kept, kept_ts, strict=True)
+    ]
+    return TableRows(columns, keys), checked.indexes, checked.problems

@@ -1,0 +1,154 @@
+"""The ingest pipeline every source shares: idempotency → decode → check → write → outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+import orjson
+
+from callscope.collectors.checks import Window
+from callscope.collectors.decode import decode_batch
+from callscope.collectors.events import event_rows
+from callscope.collectors.outcomes import BatchSummary, ItemProblem, Outcome
+from callscope.collectors.samples import sample_rows
+from callscope.collectors.webrtc import reject_reports
+from callscope.domain.events import Event
+from callscope.domain.samples import Sample
+from callscope.domain.tenancy import IngestScope
+from callscope.domain.timestamps import now_us
+from callscope.errors import Backpressure
+from callscope.observability import Metrics
+from callscope.storage.idempotency import IdempotencyLedger, Origin
+from callscope.storage.writer import GroupCommitWriter, TableRows
+
+
+class Endpoint(StrEnum):
+    SAMPLES = "samples"
+    EVENTS = "events"
+    WEBRTC = "webrtc"
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    max_items: int
+    max_age_s: int
+    max_skew_s: int
+
+
+class IngestPipeline:
+    def __init__(
+        self,
+        *,
+        writer: GroupCommitWriter,
+        ledger: IdempotencyLedger,
+        limits: IngestLimits,
+        metrics: Metrics,
+        clock: Callable[[], int] = now_us,
+    ) -> None:
+        self._writer = writer
+        self._ledger = ledger
+        self._limits = limits
+        self._metrics = metrics
+        self._clock = clock
+        self._in_flight: dict[tuple[str, str], asyncio.Future[BatchSummary]] = {}
+
+    async def ingest(
+        self,
+        endpoint: Endpoint,
+        body: bytes,
+        *,
+        scope: IngestScope,
+        idempotency_key: str | None = None,
+        origin: Origin = "request",
+    ) -> BatchSummary:
+        """Store what is valid in `body`; one outcome per item. Raises Backpressure when full."""
+        if idempotency_key is None:
+            summary = await self._ingest(endpoint, body, scope)
+        else:
+            summary = await self._ingest_once(endpoint, body, scope, idempotency_key, origin)
+        for (outcome, reason), count in summary.reason_counts().items():
+            if count:
+                self._metrics.ingest_items.labels(endpoint.value, outcome, reason).inc(count)
+        return summary
+
+    async def _ingest_once(
+        self, endpoint: Endpoint, body: bytes, scope: IngestScope, key: str, origin: Origin
+    ) -> BatchSummary:
+        slot = (scope.app_id, key)
+        if slot in self._in_flight:  # the same key concurrently: answer as the first one did
+            return _as_replay(await asyncio.shield(self._in_flight[slot]))
+        done: asyncio.Future[BatchSummary] = asyncio.get_running_loop().create_future()
+        self._in_flight[slot] = done
+        try:
+            prior = await asyncio.to_thread(self._ledger.lookup, scope.app_id, key)
+            if prior is not None:
+                summary = _as_replay(BatchSummary.from_wire(orjson.loads(prior)))
+            else:
+                summary = await self._ingest(endpoint, body, scope)
+                record = self._ledger.rows(
+                    scope.app_id,
+                    key,
+                    origin,
+                    orjson.dumps(summary.to_wire()).decode(),
+                    self._clock(),
+                )
+                # Acknowledged only once the key is durable too, so any retry after our answer
+                # is recognised; a crash before this leaves only rows the item keys catch.
+                await asyncio.wrap_future(self._writer.submit({"ingest_batches": record}))
+            done.set_result(summary)
+            return summary
+        except BaseException as exc:
+            done.set_exception(exc)
+            done.exception()  # mark retrieved: waiters re-raise it themselves
+            raise
+        finally:
+            del self._in_flight[slot]
+
+    async def _ingest(self, endpoint: Endpoint, body: bytes, scope: IngestScope) -> BatchSummary:
+        window = Window(self._clock(), self._limits.max_age_s, self._limits.max_skew_s)
+        if endpoint is Endpoint.WEBRTC:
+            return reject_reports(body, max_items=self._limits.max_items)
+        table, rows, indexes, problems, total = self._validate(endpoint, body, scope, window)
+        summary = BatchSummary(total=total, problems=problems)
+        if len(rows) == 0:
+            return summary
+        try:
+            future = self._writer.submit({table: rows})
+        except Backpressure as exc:
+            self._metrics.rejected_requests.labels("queue_full").inc()
+            self._metrics.ingest_items.labels(endpoint.value, "rate_limited", "").inc(total)
+            exc.extra["rate_limited"] = total
+            raise
+        result = await asyncio.wrap_future(future)
+        for row_index in result.duplicates.get(table, []):
+            summary.problems.append(
+                ItemProblem(indexes[row_index], Outcome.DUPLICATE, None, None, "already stored")
+            )
+        return summary
+
+    def _validate(
+        self, endpoint: Endpoint, body: bytes, scope: IngestScope, window: Window
+    ) -> tuple[str, TableRows, list[int], list[ItemProblem], int]:
+        app_id, max_items = scope.app_id, self._limits.max_items
+        if endpoint is Endpoint.SAMPLES:
+            samples = decode_batch(body, "samples", Sample, max_items=max_items)
+            rows, indexes, problems = sample_rows(samples, app_id=app_id, scope=scope, window=window)
+            return "samples", rows, indexes, problems, samples.total
+        events = decode_batch(body, "events", Event, max_items=max_items)
+        rows, indexes, problems = event_rows(events, app_id=app_id, scope=scope, window=window)
+        return "events", rows, indexes, problems, events.total
+
+
+def _as_replay(original: BatchSummary) -> BatchSummary:
+    """A repeated batch: nothing new is stored; what was accepted then is a duplicate now."""
+    problems = [p for p in original.problems if p.outcome is Outcome.INVALID]
+    listed = {p.index for p in problems}
+    problems += [
+        ItemProblem(i, Outcome.DUPLICATE, None, None, "already stored (repeated Idempotency-Key)")
+        for i in range(original.total)
+        if i not in listed
+    ]
+    return BatchSummary(total=original.total, problems=problems, replayed=True)

@@ -1,0 +1,1 @@
+"""The vocabulary of ARCHITECTURE.md as typed values. Imports nothing else from callscope."""

@@ -1,0 +1,1 @@
+"""The media plane: Janus servers, rooms, recordings."""

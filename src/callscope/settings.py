@@ -1,0 +1,136 @@
+"""Settings: one typed object, built once (from `CALLSCOPE_*` variables) and passed in.
+
+`docs/settings.md` is generated from this model (`callscope settings --markdown`), and a test
+fails when the two differ, so every field's `description` is the documentation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from callscope.errors import ConfigError
+
+# Publicly known values: fine for `--demo` on a laptop, refused anywhere else.
+DEMO_TOKEN_SECRET = "callscope-demo-token-secret"  # noqa: S105
+DEMO_ADMIN_TOKEN = "callscope-demo-admin-token"  # noqa: S105
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "callscope"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CALLSCOPE_", extra="forbid", frozen=True)
+
+    demo: bool = Field(
+        False,
+        description="Demo mode: allows the built-in demo secrets and creates a demo app. "
+        "Never use in production.",
+    )
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Directory for the embedded store and generated files.",
+    )
+    store_url: str = Field(
+        "",
+        description="Where samples live: `chdb:///path` (embedded, default `<data_dir>/store`) "
+        "or `clickhouse://user:password@host:8123/database`.",
+    )
+    host: str = Field("127.0.0.1", description="Address the HTTP server binds.")
+    port: int = Field(8080, ge=0, le=65535, description="Port the HTTP server binds (0 = any).")
+    public_url: str = Field(
+        "",
+        description="Base URL clients use to reach this server; default `http://<host>:<port>`.",
+    )
+    token_secret: SecretStr = Field(
+        SecretStr(DEMO_TOKEN_SECRET),
+        description="Secret that signs ingest tokens (at least 32 characters outside demo mode).",
+    )
+    admin_token: SecretStr = Field(
+        SecretStr(DEMO_ADMIN_TOKEN),
+        description="Bearer token for `/v1/admin/*` (the CLI uses it when the server owns the "
+        "store). At least 32 characters outside demo mode.",
+    )
+    ingest_token_default_ttl_s: int = Field(
+        3600, ge=60, description="Lifetime of an ingest token when the request names none."
+    )
+    ingest_token_max_ttl_s: int = Field(
+        86_400, ge=60, description="Longest lifetime an ingest token may be issued for."
+    )
+    max_body_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above it)."
+    )
+    max_items_per_batch: int = Field(
+        10_000, ge=1, description="Most samples or events one ingest request may carry."
+    )
+    max_clock_skew_s: int = Field(
+        300, ge=0, description="How far in the future a timestamp may be (client clocks drift)."
+    )
+    max_sample_age_s: int = Field(
+        30 * 86_400,
+        ge=60,
+        description="Oldest timestamp accepted; older data would fall straight out of retention.",
+    )
+    writer_queue_max_rows: int = Field(
+        400_000,
+        ge=1000,
+        description="Rows waiting for the writer before ingest answers 429 (bounds memory).",
+    )
+    writer_max_batch_rows: int = Field(
+        200_000, ge=100, description="Most rows one group commit writes per table."
+    )
+    dedupe_memory_keys: int = Field(
+        2_000_000,
+        ge=1000,
+        description="Recently stored item keys kept in memory to drop retried items.",
+    )
+    dedupe_reload_window_s: int = Field(
+        3600,
+        ge=0,
+        description="At start-up, item keys stored in this many seconds are reloaded so "
+        "retries across a crash are still caught.",
+    )
+    idempotency_ttl_s: int = Field(
+        7 * 86_400,
+        ge=3600,
+        description="How long an `Idempotency-Key` is remembered (bulk-import keys never expire).",
+    )
+    fsync: bool = Field(
+        True,
+        description="fsync every commit before acknowledging (survives power loss, not just a "
+        "crash). Turn off only on disposable stores.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Minimum level of log records."
+    )
+    log_format: Literal["json", "console"] = Field(
+        "json", description="`json` (one object per line) or `console` (for humans)."
+    )
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        if self.demo:
+            return self
+        for name, default in (
+            ("token_secret", DEMO_TOKEN_SECRET),
+            ("admin_token", DEMO_ADMIN_TOKEN),
+        ):
+            value = getattr(self, name).get_secret_value()
+            if value == default or len(value) < 32:
+                raise ConfigError(
+                    f"CALLSCOPE_{name.upper()} must be set to a secret of at least 32 characters "
+                    "outside demo mode (run with --demo to use the built-in demo secrets)"
+                )
+        return self
+
+    @property
+    def resolved_store_url(self) -> str:
+        return self.store_url or f"chdb://{self.data_dir / 'store'}"
+
+    @property
+    def resolved_public_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"

@@ -1,0 +1,1 @@
+"""Synthetic call traffic sent through the real HTTP ingest path (demo and load)."""

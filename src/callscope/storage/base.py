@@ -1,0 +1,52 @@
+"""The storage backend contract. Every backend speaks ClickHouse SQL with bound parameters."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any
+
+import pyarrow as pa
+
+Params = Mapping[str, Any]
+
+
+class StorageBackend(ABC):
+    """One database of one engine.
+
+    Writes (`insert_arrow`) come from one thread at a time (the group-commit writer, or the CLI
+    when no server runs); reads may come from any thread and use their own connections.
+    """
+
+    dialect = "clickhouse"
+    url: str
+    database: str
+
+    @abstractmethod
+    def query_arrow(self, sql: str, params: Params | None = None) -> pa.Table:
+        """Run a read; parameters are bound as `{name:Type}`, never formatted into the SQL."""
+
+    def query(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = self.query_arrow(sql, params).to_pylist()
+        return rows
+
+    def scalar(self, sql: str, params: Params | None = None) -> Any:
+        table = self.query_arrow(sql, params)
+        return table.column(0)[0].as_py() if table.num_rows else None
+
+    @abstractmethod
+    def command(self, sql: str, params: Params | None = None) -> None:
+        """Run DDL or a statement without a result."""
+
+    @abstractmethod
+    def insert_arrow(self, table: str, data: pa.Table) -> None:
+        """Insert all rows of `data` (columns named as in the table); returns once committed."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> StorageBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,103 @@
+"""The embedded backend: ClickHouse's engine in-process (chDB), `chdb:///path?database=name`.
+
+chDB binds one store path per process and refuses a second process with an opaque
+`BAD_ARGUMENTS … EmbeddedServer` error, so we take our own lock first and say what is wrong.
+Each thread gets its own connection (a chDB connection is a session: `USE` is per connection).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from pathlib import Path
+
+import chdb
+import pyarrow as pa
+
+from callscope.errors import StoreBusy, StoreError
+from callscope.storage.base import Params, StorageBackend
+
+_LOCK_NAME = "callscope.lock"
+
+
+class ChdbBackend(StorageBackend):
+    def __init__(self, path: Path, database: str) -> None:
+        self.url = f"chdb://{path}?database={database}"
+        self.database = database
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        self._lock_file = _take_lock(path)
+        self._local = threading.local()
+        self._connections: list[chdb.state.sqlitelike.Connection] = []
+        self._connections_lock = threading.Lock()
+        bootstrap = self._connect(use_database=False)
+        bootstrap.query(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+
+    def _connect(self, *, use_database: bool = True) -> chdb.state.sqlitelike.Connection:
+        try:
+            conn = chdb.connect(str(self.path))  # type: ignore[no-untyped-call]
+            if use_database:
+                conn.query(f"USE `{self.database}`")
+        except (RuntimeError, chdb.ChdbError) as exc:
+            raise StoreError(f"cannot open the embedded store at {self.path}: {exc}") from exc
+        with self._connections_lock:
+            self._connections.append(conn)
+        return conn
+
+    def _conn(self) -> chdb.state.sqlitelike.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    def query_arrow(self, sql: str, params: Params | None = None) -> pa.Table:
+        try:
+            result = self._conn().query(sql, "ArrowTable", params=dict(params or {}))
+        except chdb.ChdbError as exc:
+            raise StoreError(str(exc)) from exc
+        table: pa.Table = result
+        return table
+
+    def command(self, sql: str, params: Params | None = None) -> None:
+        try:
+            self._conn().query(sql, "Null", params=dict(params or {}))
+        except chdb.ChdbError as exc:
+            raise StoreError(str(exc)) from exc
+
+    def insert_arrow(self, table: str, data: pa.Table) -> None:
+        columns = ", ".join(f"`{name}`" for name in data.column_names)
+        # chDB's Python() table function reads the local variable named in the SQL. The table
+        # and column names come from storage.schema, never from a request.
+        arrow_rows = data  # noqa: F841 - referenced by name inside the SQL below
+        try:
+            sql = f"INSERT INTO `{table}` ({columns}) SELECT {columns} FROM Python(arrow_rows)"  # noqa: S608
+            self._conn().query(sql, "Null")
+        except chdb.ChdbError as exc:
+            raise StoreError(f"insert into {table} failed: {exc}") from exc
+
+    def close(self) -> None:
+        with self._connections_lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+        fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+        os.close(self._lock_file)
+
+
+def _take_lock(path: Path) -> int:
+    fd = os.open(path / _LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        raise StoreBusy(
+            f"the embedded store at {path} is in use by process {owner}; "
+            "talk to the running server instead (the CLI does this when CALLSCOPE_ADMIN_TOKEN "
+            "and CALLSCOPE_PUBLIC_URL point at it)"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd

@@ -1,0 +1,1 @@
+"""The web dashboard; calls the same analytics functions as the API."""
