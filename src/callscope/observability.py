@@ -71,9 +71,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        if rid := request_id.get():
-            payload["request_id"] = rid
         payload.update({k: v for k, v in record.__dict__.items() if k not in self._RESERVED})
+        if "request_id" not in payload and (rid := request_id.get()):
+            payload["request_id"] = rid
         if record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(payload, default=str).decode()

@@ -55,7 +55,13 @@ def _admin(services: ServicesDep, authorization: AuthorizationHeader = None) -> 
     services.auth.check_admin(authorization)
 
 
+def _app_owner(app_id: str, services: ServicesDep, authorization: AuthorizationHeader = None) -> str:
+    return services.auth.app_owner(authorization, app_id)
+
+
 IngestScopeDep = Annotated[IngestScope, Depends(_ingest_scope)]
+# Dependencies run before the body is validated, so an unauthenticated caller learns nothing.
+AppOwnerDep = Annotated[str, Depends(_app_owner)]
 AdminDep = Annotated[None, Depends(_admin)]
 
 

@@ -43,6 +43,7 @@ class RequestContext:
             log.info(
                 "request",
                 extra={
+                    "request_id": rid,
                     "method": scope["method"],
                     "path": scope["path"],
                     "status": status["code"],

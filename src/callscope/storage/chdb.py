@@ -19,6 +19,10 @@ from callscope.errors import StoreBusy, StoreError
 from callscope.storage.base import Params, StorageBackend
 
 _LOCK_NAME = "callscope.lock"
+# chDB allows many connections (and databases) on one path inside a process, so the lock is
+# per process and per path, shared by every backend object that opens that path.
+_held: dict[Path, list[int]] = {}  # path -> [fd, users]
+_held_guard = threading.Lock()
 
 
 class ChdbBackend(StorageBackend):
@@ -27,7 +31,8 @@ class ChdbBackend(StorageBackend):
         self.database = database
         self.path = path
         path.mkdir(parents=True, exist_ok=True)
-        self._lock_file = _take_lock(path)
+        _acquire(path)
+        self._closed = False
         self._local = threading.local()
         self._connections: list[chdb.state.sqlitelike.Connection] = []
         self._connections_lock = threading.Lock()
@@ -77,13 +82,35 @@ class ChdbBackend(StorageBackend):
             raise StoreError(f"insert into {table} failed: {exc}") from exc
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         with self._connections_lock:
             for conn in self._connections:
                 conn.close()
             self._connections.clear()
         self._local = threading.local()
-        fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-        os.close(self._lock_file)
+        _release(self.path)
+
+
+def _acquire(path: Path) -> None:
+    with _held_guard:
+        if path in _held:
+            _held[path][1] += 1
+        else:
+            _held[path] = [_take_lock(path), 1]
+
+
+def _release(path: Path) -> None:
+    with _held_guard:
+        entry = _held.get(path)
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] == 0:
+            fcntl.flock(entry[0], fcntl.LOCK_UN)
+            os.close(entry[0])
+            del _held[path]
 
 
 def _take_lock(path: Path) -> int:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Header
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from callscope.api.deps import ServicesDep
+from callscope.api.deps import AppOwnerDep, ServicesDep
 from callscope.domain.ids import ID_MAX_CHARS, ID_PATTERN
 from callscope.domain.tenancy import IngestScope
 from callscope.domain.timestamps import now_us
@@ -32,13 +30,9 @@ class IngestTokenResponse(BaseModel):
 
 @router.post("/v1/apps/{app_id}/ingest-tokens", status_code=201)
 def create_ingest_token(
-    app_id: str,
-    body: IngestTokenRequest,
-    services: ServicesDep,
-    authorization: Annotated[str | None, Header(alias="Authorization")] = None,
+    app_id: AppOwnerDep, body: IngestTokenRequest, services: ServicesDep
 ) -> IngestTokenResponse:
     """Mint a short-lived token a browser may use to report one user's quality in one room."""
-    services.auth.app_owner(authorization, app_id)
     ttl_s = body.ttl_s or services.settings.ingest_token_default_ttl_s
     issued = services.tokens.issue(
         IngestScope(app_id, body.room_id, body.user_id), ttl_s=ttl_s, now_us=now_us()
