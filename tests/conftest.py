@@ -7,6 +7,7 @@ start a subprocess.
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -23,6 +24,15 @@ from callscope.settings import Settings
 
 ADMIN_TOKEN = "test-admin-token-that-is-long-enough-0123"
 TOKEN_SECRET = "test-token-secret-that-is-long-enough-0123"
+
+
+def pytest_report_header() -> str:
+    if os.environ.get("CALLSCOPE_TEST_CLICKHOUSE_URL"):
+        return "storage contract: chDB and the ClickHouse server at CALLSCOPE_TEST_CLICKHOUSE_URL"
+    return (
+        "storage contract: chDB only; the ClickHouse-server case runs when "
+        "CALLSCOPE_TEST_CLICKHOUSE_URL is set (no server is installable from CI's registries)"
+    )
 
 
 def free_port() -> int:

@@ -19,6 +19,9 @@ from callscope.errors import StoreBusy, StoreError
 from callscope.storage.base import Params, StorageBackend
 
 _LOCK_NAME = "callscope.lock"
+# chDB raises `chdb._exceptions.ChdbError` (a RuntimeError), which is not the `chdb.ChdbError`
+# its top-level module exports; catch both so no engine error escapes as a bare exception.
+_ENGINE_ERRORS = (RuntimeError, chdb.ChdbError)
 # chDB allows many connections (and databases) on one path inside a process, so the lock is
 # per process and per path, shared by every backend object that opens that path.
 _held: dict[Path, list[int]] = {}  # path -> [fd, users]
@@ -44,7 +47,7 @@ class ChdbBackend(StorageBackend):
             conn = chdb.connect(str(self.path))  # type: ignore[no-untyped-call]
             if use_database:
                 conn.query(f"USE `{self.database}`")
-        except (RuntimeError, chdb.ChdbError) as exc:
+        except _ENGINE_ERRORS as exc:
             raise StoreError(f"cannot open the embedded store at {self.path}: {exc}") from exc
         with self._connections_lock:
             self._connections.append(conn)
@@ -59,7 +62,7 @@ class ChdbBackend(StorageBackend):
     def query_arrow(self, sql: str, params: Params | None = None) -> pa.Table:
         try:
             result = self._conn().query(sql, "ArrowTable", params=dict(params or {}))
-        except chdb.ChdbError as exc:
+        except _ENGINE_ERRORS as exc:
             raise StoreError(str(exc)) from exc
         table: pa.Table = result
         return table
@@ -67,7 +70,7 @@ class ChdbBackend(StorageBackend):
     def command(self, sql: str, params: Params | None = None) -> None:
         try:
             self._conn().query(sql, "Null", params=dict(params or {}))
-        except chdb.ChdbError as exc:
+        except _ENGINE_ERRORS as exc:
             raise StoreError(str(exc)) from exc
 
     def insert_arrow(self, table: str, data: pa.Table) -> None:
@@ -78,7 +81,7 @@ class ChdbBackend(StorageBackend):
         try:
             sql = f"INSERT INTO `{table}` ({columns}) SELECT {columns} FROM Python(arrow_rows)"  # noqa: S608
             self._conn().query(sql, "Null")
-        except chdb.ChdbError as exc:
+        except _ENGINE_ERRORS as exc:
             raise StoreError(f"insert into {table} failed: {exc}") from exc
 
     def close(self) -> None:

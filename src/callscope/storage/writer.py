@@ -135,7 +135,18 @@ class GroupCommitWriter:
                 assert isinstance(item, _Request)
                 batch.append(item)
                 rows += item.rows
-            self._commit(batch, rows)
+            try:
+                self._commit(batch, rows)
+            except Exception as exc:  # noqa: BLE001 - the writer thread must survive anything
+                log.exception("group commit crashed")
+                self._fail(batch, rows, StoreError(f"commit failed: {exc}"))
+
+    def _fail(self, batch: list[_Request], rows: int, error: StoreError) -> None:
+        with self._queued_lock:
+            self._queued_rows -= rows
+        for request in batch:
+            if not request.future.done():
+                request.future.set_exception(error)
 
     def _commit(self, batch: list[_Request], rows: int) -> None:
         started = time.perf_counter()
