@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import click
+import orjson
 import httpx
 from rich.console import Console
 from rich.progress import Progress
@@ -28,7 +29,8 @@ from callscope.settings import Settings
     envvar="CALLSCOPE_API_KEY",
     help="The app's secret key (needed when a server owns the store).",
 )
-def import_command(path: Path, app_id: str, api_key: str | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome report as JSON.")
+def import_command(path: Path, app_id: str, api_key: str | None, as_json: bool) -> None:
     """Import a JSONL file (optionally gzipped): one sample or event per line."""
     settings = load_settings()
     console = Console(stderr=True)
@@ -50,7 +52,10 @@ def import_command(path: Path, app_id: str, api_key: str | None) -> None:
             if not api_key:
                 raise click.ClickException("a server owns the store: pass --api-key (or CALLSCOPE_API_KEY)")
             report = _run(path, _http_sink(settings, api_key), console)
-    _print_report(report, console)
+    if as_json:
+        click.echo(orjson.dumps(report.to_wire()).decode())
+    else:
+        _print_report(report, console)
 
 
 def _http_sink(settings: Settings, api_key: str) -> Sink:

@@ -44,6 +44,17 @@ class ImportReport:
                 examples.append(line_no)
 
 
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "lines": self.lines,
+            "outcomes": dict(self.outcomes),
+            "problems": [
+                {"outcome": o, "reason": r, "field": f, "lines": n, "first_lines": self.examples[(o, r, f)]}
+                for (o, r, f), n in sorted(self.problems.items())
+            ],
+        }
+
+
 def _open(path: Path) -> Iterator[bytes]:
     with path.open("rb") as probe:
         gzipped = probe.read(2) == b"\x1f\x8b"
