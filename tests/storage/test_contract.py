@@ -43,7 +43,7 @@ BACKENDS = ["chdb", *([pytest.param("clickhouse", marks=pytest.mark.clickhouse)]
 def backend(request: pytest.FixtureRequest, store_dir: Path) -> Iterator[StorageBackend]:
     database = f"contract_{uuid.uuid4().hex[:8]}"
     if request.param == "chdb":
-        url = f"chdb://{store_dir}?database={database}"
+        url = f"chdb://{store_dir / 'store'}?database={database}"
     else:
         url = CLICKHOUSE_URL.rsplit("/", 1)[0] + f"/{database}"
     opened = open_backend(url)

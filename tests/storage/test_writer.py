@@ -22,7 +22,7 @@ from callscope.storage.writer import GroupCommitWriter, TableRows, WriteResult
 @pytest.fixture
 def backend(store_dir: Path) -> Iterator[StorageBackend]:
     database = f"writer_{uuid.uuid4().hex[:8]}"
-    opened = open_backend(f"chdb://{store_dir}?database={database}")
+    opened = open_backend(f"chdb://{store_dir / 'store'}?database={database}")
     migrate(opened)
     yield opened
     opened.command(f"DROP DATABASE `{database}`")

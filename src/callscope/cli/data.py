@@ -6,8 +6,9 @@ import asyncio
 from pathlib import Path
 
 import click
-import orjson
 import httpx
+import orjson
+from pydantic import SecretStr
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -115,7 +116,7 @@ def settings_reference() -> str:
     ]
     for name, field in Settings.model_fields.items():
         default = field.get_default(call_default_factory=False)
-        shown = "(built-in demo value)" if "secret" in name or "token" in name else default
+        shown = "(demo value; must be set)" if field.annotation is SecretStr else default
         if field.default_factory is not None:
             shown = "`~/.local/share/callscope`" if name == "data_dir" else "(computed)"
         elif shown == "":

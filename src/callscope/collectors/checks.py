@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from callscope.collectors.outcomes import ItemProblem, Outcome, Reason
+from callscope.domain.ids import id_problem
 from callscope.domain.tenancy import IngestScope
 from callscope.domain.timestamps import US_PER_S, WireTimestamp, from_epoch_us, to_epoch_us
 
@@ -73,6 +74,18 @@ def check_scope(index: int, scope: IngestScope, room_id: str, user_id: str) -> I
     return None
 
 
+def _check_ids(index: int, record: object, fields: tuple[str, ...], good: set[str]) -> ItemProblem | None:
+    for name in fields:
+        value = getattr(record, name)
+        if value in good:
+            continue
+        why = id_problem(value)
+        if why is not None:
+            return ItemProblem(index, Outcome.INVALID, Reason.BAD_ID, name, f"{name}: {why}")
+        good.add(value)
+    return None
+
+
 def _iso(ts_us: int) -> str:
     try:
         return from_epoch_us(ts_us).isoformat()
@@ -106,12 +119,17 @@ def check_records(
     scope: IngestScope,
     window: Window,
     consistency: Callable[[int, R], ItemProblem | None],
+    id_fields: tuple[str, ...],
 ) -> Checked[R]:
     checked: Checked[R] = Checked([], [], [], list(problems))
+    good_ids: set[str] = set()
     for index, record in items:
         ts_us, problem = check_ts(index, record.ts, window)
         problem = (
-            problem or check_scope(index, scope, record.room_id, record.user_id) or consistency(index, record)
+            problem
+            or _check_ids(index, record, id_fields, good_ids)
+            or check_scope(index, scope, record.room_id, record.user_id)
+            or consistency(index, record)
         )
         if problem is not None:
             checked.problems.append(problem)

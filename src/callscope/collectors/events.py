@@ -21,6 +21,9 @@ _COPIED = [
 ]
 
 
+ID_FIELDS = ("room_id", "user_id", "session_id", "event_id", "peer_id")
+
+
 def _consistency(index: int, e: Event) -> ItemProblem | None:
     if e.type in STATE_EVENTS and e.state not in PEER_STATES:
         return ItemProblem(
@@ -37,17 +40,22 @@ def event_rows(
     decoded: Decoded[Event], *, app_id: str, scope: IngestScope, window: Window
 ) -> tuple[TableRows, list[int], list[ItemProblem]]:
     checked = check_records(
-        decoded.items, decoded.problems, scope=scope, window=window, consistency=_consistency
+        decoded.items,
+        decoded.problems,
+        scope=scope,
+        window=window,
+        consistency=_consistency,
+        id_fields=ID_FIELDS,
     )
     kept, kept_ts = checked.records, checked.ts_us
     columns: dict[str, list[Any]] = {name: [getattr(e, name) for e in kept] for name in _COPIED}
-    columns["type"] = [e.type.value for e in kept]
+    columns["type"] = [e.type for e in kept]
     columns["source"] = [Source.CLIENT.value] * len(kept)
     columns["ts"] = kept_ts
     columns["app_id"] = [app_id] * len(kept)
     columns["ingested_at"] = [window.now_us // 1000] * len(kept)
     keys = [
-        event_key(app_id, e.room_id, e.session_id, e.type.value, e.event_id, ts)
+        event_key(app_id, e.room_id, e.session_id, e.type, e.event_id, ts)
         for e, ts in zip(kept, kept_ts, strict=True)
     ]
     return TableRows(columns, keys), checked.indexes, checked.problems

@@ -43,7 +43,6 @@ class ImportReport:
             if len(examples) < 5:
                 examples.append(line_no)
 
-
     def to_wire(self) -> dict[str, Any]:
         return {
             "lines": self.lines,

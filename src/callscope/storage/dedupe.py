@@ -14,6 +14,20 @@ from callscope.storage.base import StorageBackend
 _SEP = "\x1f"  # cannot occur in ids (control characters are refused)
 
 
+_MASK64 = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15  # odd, so multiplying by it permutes 64-bit integers
+
+
+def identity_hash(*parts: str) -> int:
+    """Hash of what identifies a series (a stream, or a session's events of one type)."""
+    return int(xxhash.xxh3_64_intdigest(_SEP.join(parts).encode()))
+
+
+def instant_key(identity: int, ts_us: int) -> int:
+    """Key of one item of a series: distinct instants of one series never collide."""
+    return identity ^ ((ts_us * _GOLDEN) & _MASK64)
+
+
 def sample_key(
     app_id: str,
     room_id: str,
@@ -25,13 +39,12 @@ def sample_key(
     source: str,
     ts_us: int,
 ) -> int:
-    text = _SEP.join((app_id, room_id, session_id, kind, direction, peer_id, stream_id, source))
-    return int(xxhash.xxh3_64_intdigest(f"{text}{_SEP}{ts_us}".encode()))
+    identity = identity_hash(app_id, room_id, session_id, kind, direction, peer_id, stream_id, source)
+    return instant_key(identity, ts_us)
 
 
 def event_key(app_id: str, room_id: str, session_id: str, type_: str, event_id: str, ts_us: int) -> int:
-    text = _SEP.join((app_id, room_id, session_id, type_, event_id))
-    return int(xxhash.xxh3_64_intdigest(f"{text}{_SEP}{ts_us}".encode()))
+    return instant_key(identity_hash(app_id, room_id, session_id, type_, event_id), ts_us)
 
 
 class RecentKeys:

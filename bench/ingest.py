@@ -1,0 +1,155 @@
+"""Ingest throughput: samples/s over HTTP (acknowledged = durable) vs raw bulk insert, same store.
+
+Run: .venv/bin/python bench/ingest.py [--samples 1000000] [--clients 8] [--batch 100]
+
+Phase 1 starts `callscope serve` in its own process on loopback and drives it with a minimal
+HTTP/1.1 client (pre-encoded bodies over keep-alive connections, so the client spends little of
+the machine's two cores). Phase 2 stops the server, opens the same store in this process and
+bulk-inserts the same number of rows with the engine's fastest path. Prints both and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+import pyarrow as pa
+
+ADMIN = "bench-admin-token-0123456789abcdefghijkl"
+SECRET = "bench-token-secret-0123456789abcdefghijk"
+
+
+def sample_dict(session: int, ts_ms: float) -> dict[str, object]:
+    return {
+        "room_id": f"room-{session // 10}", "user_id": f"user-{session}", "session_id": f"s-{session}",
+        "ts": ts_ms, "kind": "video", "direction": "down", "peer_id": f"user-{session + 1}",
+        "window_ms": 5000, "bitrate_kbps": 1200.5, "rtt_ms": 42.0, "jitter_ms": 3.5,
+        "loss_ratio": 0.01, "width_px": 1280, "height_px": 720, "fps": 29.5, "freeze_ms": 0,
+    }
+
+
+def build_bodies(total: int, batch: int, start_ms: float) -> list[bytes]:
+    bodies = []
+    for b in range(total // batch):
+        items = [sample_dict(b % 500, start_ms + (b // 500) * batch + i * 0.001 + (b % 500) * 0.0) for i in range(batch)]
+        bodies.append(orjson.dumps({"samples": items}))
+    return bodies
+
+
+async def client(port: int, key: str, bodies: list[bytes], latencies: list[float]) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    accepted = 0
+    for body in bodies:
+        head = (
+            f"POST /v1/ingest/samples HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        started = time.perf_counter()
+        writer.write(head + body)
+        status_line = await reader.readline()
+        length = 0
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        payload = await reader.readexactly(length)
+        latencies.append(time.perf_counter() - started)
+        if b" 200 " not in status_line:
+            raise RuntimeError(f"{status_line!r} {payload[:300]!r}")
+        accepted += orjson.loads(payload)["accepted"]
+    writer.close()
+    return accepted
+
+
+async def drive(port: int, key: str, bodies: list[bytes], clients: int) -> tuple[int, float, list[float]]:
+    shares = [bodies[i::clients] for i in range(clients)]
+    latencies: list[float] = []
+    started = time.perf_counter()
+    counts = await asyncio.gather(*(client(port, key, share, latencies) for share in shares))
+    return sum(counts), time.perf_counter() - started, latencies
+
+
+def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "CALLSCOPE_DATA_DIR": str(data_dir), "CALLSCOPE_PORT": str(port),
+           "CALLSCOPE_ADMIN_TOKEN": ADMIN, "CALLSCOPE_TOKEN_SECRET": SECRET, "CALLSCOPE_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen([sys.executable, "-m", "callscope", "serve"], env=env)
+    for _ in range(600):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def raw_insert(store: Path, rows: int, batch_rows: int) -> float:
+    from callscope.storage.registry import open_backend
+    from callscope.storage.schema import SAMPLES
+
+    backend = open_backend(f"chdb://{store}")
+    now_us = int(time.time() * 1e6) - 3_600_000_000
+    n = batch_rows
+    columns = {
+        "app_id": ["raw"] * n, "room_id": [f"room-{i % 50}" for i in range(n)],
+        "user_id": [f"user-{i % 500}" for i in range(n)], "session_id": [f"s-{i % 500}" for i in range(n)],
+        "kind": ["video"] * n, "direction": ["down"] * n, "peer_id": ["p"] * n, "stream_id": [""] * n,
+        "source": ["client"] * n, "window_ms": [5000] * n, "bitrate_kbps": [1200.5] * n, "rtt_ms": [42.0] * n,
+        "jitter_ms": [3.5] * n, "loss_ratio": [0.01] * n, "packets_expected": [0] * n, "packets_lost": [0] * n,
+        "width_px": [1280] * n, "height_px": [720] * n, "fps": [29.5] * n, "freeze_count": [0] * n,
+        "freeze_ms": [0] * n, "concealment_ratio": [float("nan")] * n, "app_cpu_ratio": [float("nan")] * n,
+        "system_cpu_ratio": [float("nan")] * n, "quality_limitation": ["none"] * n, "relayed": [0] * n,
+        "transport": [""] * n, "ingested_at": [now_us // 1000] * n,
+    }
+    tables = [
+        pa.Table.from_pydict(columns | {"ts": [now_us + b * n + i for i in range(n)]}, schema=SAMPLES)
+        for b in range(rows // n)
+    ]
+    started = time.perf_counter()
+    for table in tables:
+        backend.insert_arrow("samples", table)
+    elapsed = time.perf_counter() - started
+    backend.close()
+    return rows / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--samples", type=int, default=1_000_000)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=100)
+    args = parser.parse_args()
+    data_dir = Path(tempfile.mkdtemp(prefix="callscope-bench-"))
+    port = 18_000 + os.getpid() % 1000
+    proc = start_server(data_dir, port)
+    try:
+        created = httpx.post(f"http://127.0.0.1:{port}/v1/admin/apps", json={"name": "bench"},
+                             headers={"Authorization": f"Bearer {ADMIN}"}).json()
+        start_ms = time.time() * 1000 - 3_000_000
+        warm = build_bodies(20_000, args.batch, start_ms - 1_000_000)
+        asyncio.run(drive(port, created["api_key"], warm, args.clients))
+        bodies = build_bodies(args.samples, args.batch, start_ms)
+        accepted, elapsed, latencies = asyncio.run(drive(port, created["api_key"], bodies, args.clients))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    assert accepted == len(bodies) * args.batch, f"only {accepted} accepted"
+    http_rate = accepted / elapsed
+    raw_rate = raw_insert(data_dir / "store", args.samples, 100_000)
+    quantiles = statistics.quantiles(latencies, n=100)
+    print(f"HTTP ingest (fsync, acknowledged): {http_rate:>10,.0f} samples/s "
+          f"({accepted:,} samples, {args.clients} clients, {args.batch}/request, "
+          f"p50 {quantiles[49] * 1000:.1f} ms, p95 {quantiles[94] * 1000:.1f} ms)")
+    print(f"raw bulk insert (same store):      {raw_rate:>10,.0f} rows/s")
+    print(f"ratio HTTP / raw:                  {http_rate / raw_rate:>10.3f}")
+
+
+if __name__ == "__main__":
+    main()
