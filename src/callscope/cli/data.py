@@ -101,7 +101,7 @@ def _print_report(report: ImportReport, console: Console) -> None:
 @click.option("--markdown", is_flag=True, help="Print the reference as docs/settings.md has it.")
 def settings_command(markdown: bool) -> None:
     """Print every setting with its environment variable, default and meaning."""
-    click.echo(settings_reference() if markdown else settings_reference().replace("`", ""))
+    click.echo(settings_reference() if markdown else settings_reference().replace("`", ""), nl=False)
 
 
 def settings_reference() -> str:
