@@ -30,17 +30,31 @@ SECRET = "bench-token-secret-0123456789abcdefghijk"
 
 def sample_dict(session: int, ts_ms: float) -> dict[str, object]:
     return {
-        "room_id": f"room-{session // 10}", "user_id": f"user-{session}", "session_id": f"s-{session}",
-        "ts": ts_ms, "kind": "video", "direction": "down", "peer_id": f"user-{session + 1}",
-        "window_ms": 5000, "bitrate_kbps": 1200.5, "rtt_ms": 42.0, "jitter_ms": 3.5,
-        "loss_ratio": 0.01, "width_px": 1280, "height_px": 720, "fps": 29.5, "freeze_ms": 0,
+        "room_id": f"room-{session // 10}",
+        "user_id": f"user-{session}",
+        "session_id": f"s-{session}",
+        "ts": ts_ms,
+        "kind": "video",
+        "direction": "down",
+        "peer_id": f"user-{session + 1}",
+        "window_ms": 5000,
+        "bitrate_kbps": 1200.5,
+        "rtt_ms": 42.0,
+        "jitter_ms": 3.5,
+        "loss_ratio": 0.01,
+        "width_px": 1280,
+        "height_px": 720,
+        "fps": 29.5,
+        "freeze_ms": 0,
     }
 
 
-def build_bodies(total: int, batch: int, start_ms: float) -> list[bytes]:
+def build_bodies(total: int, batch: int, start_ms: int, sessions: int = 500) -> list[bytes]:
+    """Reports of `batch` samples; each session's samples 1 ms apart, so none is a duplicate."""
     bodies = []
     for b in range(total // batch):
-        items = [sample_dict(b % 500, start_ms + (b // 500) * batch + i * 0.001 + (b % 500) * 0.0) for i in range(batch)]
+        session, round_no = b % sessions, b // sessions
+        items = [sample_dict(session, start_ms + round_no * batch + i) for i in range(batch)]
         bodies.append(orjson.dumps({"samples": items}))
     return bodies
 
@@ -78,8 +92,14 @@ async def drive(port: int, key: str, bodies: list[bytes], clients: int) -> tuple
 
 
 def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CALLSCOPE_DATA_DIR": str(data_dir), "CALLSCOPE_PORT": str(port),
-           "CALLSCOPE_ADMIN_TOKEN": ADMIN, "CALLSCOPE_TOKEN_SECRET": SECRET, "CALLSCOPE_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "CALLSCOPE_DATA_DIR": str(data_dir),
+        "CALLSCOPE_PORT": str(port),
+        "CALLSCOPE_ADMIN_TOKEN": ADMIN,
+        "CALLSCOPE_TOKEN_SECRET": SECRET,
+        "CALLSCOPE_LOG_LEVEL": "WARNING",
+    }
     proc = subprocess.Popen([sys.executable, "-m", "callscope", "serve"], env=env)
     for _ in range(600):
         try:
@@ -98,15 +118,34 @@ def raw_insert(store: Path, rows: int, batch_rows: int) -> float:
     now_us = int(time.time() * 1e6) - 3_600_000_000
     n = batch_rows
     columns = {
-        "app_id": ["raw"] * n, "room_id": [f"room-{i % 50}" for i in range(n)],
-        "user_id": [f"user-{i % 500}" for i in range(n)], "session_id": [f"s-{i % 500}" for i in range(n)],
-        "kind": ["video"] * n, "direction": ["down"] * n, "peer_id": ["p"] * n, "stream_id": [""] * n,
-        "source": ["client"] * n, "window_ms": [5000] * n, "bitrate_kbps": [1200.5] * n, "rtt_ms": [42.0] * n,
-        "jitter_ms": [3.5] * n, "loss_ratio": [0.01] * n, "packets_expected": [0] * n, "packets_lost": [0] * n,
-        "width_px": [1280] * n, "height_px": [720] * n, "fps": [29.5] * n, "freeze_count": [0] * n,
-        "freeze_ms": [0] * n, "concealment_ratio": [float("nan")] * n, "app_cpu_ratio": [float("nan")] * n,
-        "system_cpu_ratio": [float("nan")] * n, "quality_limitation": ["none"] * n, "relayed": [0] * n,
-        "transport": [""] * n, "ingested_at": [now_us // 1000] * n,
+        "app_id": ["raw"] * n,
+        "room_id": [f"room-{i % 50}" for i in range(n)],
+        "user_id": [f"user-{i % 500}" for i in range(n)],
+        "session_id": [f"s-{i % 500}" for i in range(n)],
+        "kind": ["video"] * n,
+        "direction": ["down"] * n,
+        "peer_id": ["p"] * n,
+        "stream_id": [""] * n,
+        "source": ["client"] * n,
+        "window_ms": [5000] * n,
+        "bitrate_kbps": [1200.5] * n,
+        "rtt_ms": [42.0] * n,
+        "jitter_ms": [3.5] * n,
+        "loss_ratio": [0.01] * n,
+        "packets_expected": [0] * n,
+        "packets_lost": [0] * n,
+        "width_px": [1280] * n,
+        "height_px": [720] * n,
+        "fps": [29.5] * n,
+        "freeze_count": [0] * n,
+        "freeze_ms": [0] * n,
+        "concealment_ratio": [float("nan")] * n,
+        "app_cpu_ratio": [float("nan")] * n,
+        "system_cpu_ratio": [float("nan")] * n,
+        "quality_limitation": ["none"] * n,
+        "relayed": [0] * n,
+        "transport": [""] * n,
+        "ingested_at": [now_us // 1000] * n,
     }
     tables = [
         pa.Table.from_pydict(columns | {"ts": [now_us + b * n + i for i in range(n)]}, schema=SAMPLES)
@@ -130,9 +169,12 @@ def main() -> None:
     port = 18_000 + os.getpid() % 1000
     proc = start_server(data_dir, port)
     try:
-        created = httpx.post(f"http://127.0.0.1:{port}/v1/admin/apps", json={"name": "bench"},
-                             headers={"Authorization": f"Bearer {ADMIN}"}).json()
-        start_ms = time.time() * 1000 - 3_000_000
+        created = httpx.post(
+            f"http://127.0.0.1:{port}/v1/admin/apps",
+            json={"name": "bench"},
+            headers={"Authorization": f"Bearer {ADMIN}"},
+        ).json()
+        start_ms = int(time.time() * 1000) - 3_000_000
         warm = build_bodies(20_000, args.batch, start_ms - 1_000_000)
         asyncio.run(drive(port, created["api_key"], warm, args.clients))
         bodies = build_bodies(args.samples, args.batch, start_ms)
@@ -144,9 +186,11 @@ def main() -> None:
     http_rate = accepted / elapsed
     raw_rate = raw_insert(data_dir / "store", args.samples, 100_000)
     quantiles = statistics.quantiles(latencies, n=100)
-    print(f"HTTP ingest (fsync, acknowledged): {http_rate:>10,.0f} samples/s "
-          f"({accepted:,} samples, {args.clients} clients, {args.batch}/request, "
-          f"p50 {quantiles[49] * 1000:.1f} ms, p95 {quantiles[94] * 1000:.1f} ms)")
+    print(
+        f"HTTP ingest (fsync, acknowledged): {http_rate:>10,.0f} samples/s "
+        f"({accepted:,} samples, {args.clients} clients, {args.batch}/request, "
+        f"p50 {quantiles[49] * 1000:.1f} ms, p95 {quantiles[94] * 1000:.1f} ms)"
+    )
     print(f"raw bulk insert (same store):      {raw_rate:>10,.0f} rows/s")
     print(f"ratio HTTP / raw:                  {http_rate / raw_rate:>10.3f}")
 

@@ -69,7 +69,10 @@ def services(settings: Settings) -> Iterator[Services]:
 @pytest.fixture(scope="session")
 def base_url(settings: Settings, services: Services) -> Iterator[str]:
     config = uvicorn.Config(
-        create_app(settings, services), host="127.0.0.1", port=settings.port, log_config=None,
+        create_app(settings, services),
+        host="127.0.0.1",
+        port=settings.port,
+        log_config=None,
         access_log=False,
     )
     server = uvicorn.Server(config)

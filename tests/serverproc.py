@@ -69,7 +69,11 @@ class ServerProcess:
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [sys.executable, "-m", "callscope", *args], env=self.env, capture_output=True, text=True, timeout=120
+            [sys.executable, "-m", "callscope", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         if check:
             assert result.returncode == 0, result.stderr + result.stdout

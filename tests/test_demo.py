@@ -20,7 +20,9 @@ def test_demo_serves_and_stores_traffic(tmp_path: Path) -> None:
         deadline = time.monotonic() + 30
         stats: dict[str, int] = {}
         while time.monotonic() < deadline:
-            stats = httpx.get(f"{server.url}/v1/admin/stats", headers=bearer(server.env["CALLSCOPE_ADMIN_TOKEN"])).json()
+            stats = httpx.get(
+                f"{server.url}/v1/admin/stats", headers=bearer(server.env["CALLSCOPE_ADMIN_TOKEN"])
+            ).json()
             if stats["samples"] > 0 and stats["events"] > 0:
                 break
             time.sleep(0.5)

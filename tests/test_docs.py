@@ -23,8 +23,19 @@ def test_settings_reference_is_current() -> None:
 
 def test_glossary_defines_the_vocabulary() -> None:
     glossary = (DOCS / "glossary.md").read_text().lower()
-    for term in ("account", "project", "app", "room instance", "participant session", "stream",
-                 "sample", "event", "abnormal event", "ingest token", "outcome"):
+    for term in (
+        "account",
+        "project",
+        "app",
+        "room instance",
+        "participant session",
+        "stream",
+        "sample",
+        "event",
+        "abnormal event",
+        "ingest token",
+        "outcome",
+    ):
         assert f"**{term}**" in glossary, term
 
 

@@ -39,7 +39,8 @@ def test_sigkill_mid_stream_loses_no_acknowledged_sample(tmp_path: Path) -> None
                     idem = f"dur-{batch_no}"
                     try:
                         response = http.post(
-                            "/v1/ingest/samples", json={"samples": items},
+                            "/v1/ingest/samples",
+                            json={"samples": items},
                             headers={**bearer(key), "Idempotency-Key": idem},
                         )
                     except httpx.TransportError:
@@ -66,7 +67,9 @@ def test_sigkill_mid_stream_loses_no_acknowledged_sample(tmp_path: Path) -> None
         with httpx.Client(base_url=server.url, timeout=30) as http:
             for idem, items in unacked:
                 retried = http.post(
-                    "/v1/ingest/samples", json={"samples": items}, headers={**bearer(key), "Idempotency-Key": idem}
+                    "/v1/ingest/samples",
+                    json={"samples": items},
+                    headers={**bearer(key), "Idempotency-Key": idem},
                 )
                 assert retried.status_code == 200, retried.text
         query = (
@@ -98,6 +101,8 @@ def _query_store(data_dir: Path, sql: str, app_id: str) -> list[dict[str, object
         f"rows = b.query({sql!r}, {{'a': {app_id!r}}})\n"
         "print(json.dumps(rows))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
     rows: list[dict[str, object]] = json.loads(out.stdout)
     return rows

@@ -9,7 +9,8 @@ from pathlib import Path
 
 def test_layers_import_one_way() -> None:
     lint_imports = Path(sys.executable).parent / "lint-imports"
-    result = subprocess.run([str(lint_imports)], capture_output=True, text=True, timeout=120,
-                            cwd=Path(__file__).parent.parent)
+    result = subprocess.run(
+        [str(lint_imports)], capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent.parent
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 kept, 0 broken" in result.stdout

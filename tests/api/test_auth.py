@@ -46,7 +46,9 @@ def test_no_endpoint_answers_without_auth(client: httpx.Client, services: Servic
     assert client.get("/healthz").status_code == 200
 
 
-def test_ingest_token_is_scoped_to_room_and_user(client: httpx.Client, services: Services, app_creds: tuple[str, str]) -> None:
+def test_ingest_token_is_scoped_to_room_and_user(
+    client: httpx.Client, services: Services, app_creds: tuple[str, str]
+) -> None:
     app_id, key = app_creds
     token = mint(client, app_id, key)
     result = client.post(
@@ -55,21 +57,30 @@ def test_ingest_token_is_scoped_to_room_and_user(client: httpx.Client, services:
         headers=bearer(token),
     ).json()
     assert result["accepted"] == 1
-    assert [(p["reason"], p["field"]) for p in result["items"]] == [("out_of_scope", "room_id"), ("out_of_scope", "user_id")]
+    assert [(p["reason"], p["field"]) for p in result["items"]] == [
+        ("out_of_scope", "room_id"),
+        ("out_of_scope", "user_id"),
+    ]
 
 
-def test_forged_expired_and_foreign_tokens_are_refused(client: httpx.Client, app_creds: tuple[str, str]) -> None:
+def test_forged_expired_and_foreign_tokens_are_refused(
+    client: httpx.Client, app_creds: tuple[str, str]
+) -> None:
     app_id, key = app_creds
     token = mint(client, app_id, key)
     prefix, payload, signature = token.split(".")
     claims = orjson.loads(base64.urlsafe_b64decode(payload + "=="))
     forged_payload = base64.urlsafe_b64encode(orjson.dumps(claims | {"room": None})).rstrip(b"=").decode()
-    expired = IngestTokens(TOKEN_SECRET, max_ttl_s=3600).issue(
-        IngestScope(app_id, "room-1", "alice"), ttl_s=60, now_us=int((time.time() - 7200) * 1e6)
-    ).token
-    other_secret = IngestTokens("another-secret-that-is-long-enough-xx", max_ttl_s=3600).issue(
-        IngestScope(app_id, "room-1", "alice"), ttl_s=600, now_us=int(time.time() * 1e6)
-    ).token
+    expired = (
+        IngestTokens(TOKEN_SECRET, max_ttl_s=3600)
+        .issue(IngestScope(app_id, "room-1", "alice"), ttl_s=60, now_us=int((time.time() - 7200) * 1e6))
+        .token
+    )
+    other_secret = (
+        IngestTokens("another-secret-that-is-long-enough-xx", max_ttl_s=3600)
+        .issue(IngestScope(app_id, "room-1", "alice"), ttl_s=600, now_us=int(time.time() * 1e6))
+        .token
+    )
     cases = {
         "forged payload": f"{prefix}.{forged_payload}.{signature}",
         "truncated signature": token[:-3],
@@ -81,10 +92,15 @@ def test_forged_expired_and_foreign_tokens_are_refused(client: httpx.Client, app
         response = client.post("/v1/ingest/samples", json={"samples": [sample()]}, headers=bearer(credential))
         assert response.status_code == 401, name
         assert response.headers["content-type"] == "application/problem+json"
-    assert "expired" in client.post("/v1/ingest/samples", json={"samples": []}, headers=bearer(expired)).json()["detail"]
+    assert (
+        "expired"
+        in client.post("/v1/ingest/samples", json={"samples": []}, headers=bearer(expired)).json()["detail"]
+    )
 
 
-def test_token_lifetime_is_capped(client: httpx.Client, services: Services, app_creds: tuple[str, str]) -> None:
+def test_token_lifetime_is_capped(
+    client: httpx.Client, services: Services, app_creds: tuple[str, str]
+) -> None:
     app_id, key = app_creds
     response = client.post(
         f"/v1/apps/{app_id}/ingest-tokens",
@@ -93,26 +109,38 @@ def test_token_lifetime_is_capped(client: httpx.Client, services: Services, app_
     )
     assert response.json()["expires_at"] - time.time() <= services.settings.ingest_token_max_ttl_s + 5
     too_short = client.post(
-        f"/v1/apps/{app_id}/ingest-tokens", json={"room_id": "r", "user_id": "u", "ttl_s": 1}, headers=bearer(key)
+        f"/v1/apps/{app_id}/ingest-tokens",
+        json={"room_id": "r", "user_id": "u", "ttl_s": 1},
+        headers=bearer(key),
     )
     assert too_short.status_code == 422 and "ttl_s" in too_short.json()["detail"]
 
 
-def test_apps_cannot_reach_each_other(client: httpx.Client, services: Services, new_app: Callable[[], tuple[str, str]]) -> None:
+def test_apps_cannot_reach_each_other(
+    client: httpx.Client, services: Services, new_app: Callable[[], tuple[str, str]]
+) -> None:
     app_a, key_a = new_app()
     app_b, key_b = new_app()
     # B's key cannot mint tokens for A, and A's admin-only routes need the admin token.
-    denied = client.post(f"/v1/apps/{app_a}/ingest-tokens", json={"room_id": "r", "user_id": "u"}, headers=bearer(key_b))
+    denied = client.post(
+        f"/v1/apps/{app_a}/ingest-tokens", json={"room_id": "r", "user_id": "u"}, headers=bearer(key_b)
+    )
     assert denied.status_code == 403
     assert client.get("/v1/admin/apps", headers=bearer(key_a)).status_code == 401
     # Whatever B sends is stored under B: the app comes from the credential, never the body.
     spoof = sample() | {"app_id": app_a}
-    assert client.post("/v1/ingest/samples", json={"samples": [spoof]}, headers=bearer(key_b)).json()["items"][0]["reason"] == "unknown_field"
+    assert (
+        client.post("/v1/ingest/samples", json={"samples": [spoof]}, headers=bearer(key_b)).json()["items"][
+            0
+        ]["reason"]
+        == "unknown_field"
+    )
     client.post("/v1/ingest/samples", json={"samples": [sample()]}, headers=bearer(key_b))
     counts = {
         row["app_id"]: row["n"]
         for row in services.backend.query(
-            "SELECT app_id, count() AS n FROM samples WHERE app_id IN ({a:String}, {b:String}) GROUP BY app_id",
+            "SELECT app_id, count() AS n FROM samples "
+            "WHERE app_id IN ({a:String}, {b:String}) GROUP BY app_id",
             {"a": app_a, "b": app_b},
         )
     }

@@ -14,7 +14,9 @@ from tests.helpers import bearer, event, now_ms, sample
 
 
 def stored(services: Services, app_id: str, table: str = "samples") -> int:
-    return int(services.backend.scalar(f"SELECT count() FROM {table} WHERE app_id = {{a:String}}", {"a": app_id}))
+    return int(
+        services.backend.scalar(f"SELECT count() FROM {table} WHERE app_id = {{a:String}}", {"a": app_id})
+    )
 
 
 def fingerprint(services: Services, app_id: str) -> tuple[int, int]:
@@ -30,12 +32,20 @@ def post(client: httpx.Client, key: str, kind: str, items: list[object], **heade
     return client.post(f"/v1/ingest/{kind}", json={kind: items}, headers={**bearer(key), **headers})
 
 
-def test_samples_and_events_are_stored_and_counted(client: httpx.Client, services: Services, app_creds: tuple[str, str]) -> None:
+def test_samples_and_events_are_stored_and_counted(
+    client: httpx.Client, services: Services, app_creds: tuple[str, str]
+) -> None:
     app_id, key = app_creds
     response = post(client, key, "samples", [sample(), sample(kind="audio", direction="up", peer_id="")])
     assert response.status_code == 200
     assert response.json() | {"items": []} == {
-        "total": 2, "accepted": 2, "duplicate": 0, "invalid": 0, "rate_limited": 0, "replayed": False, "items": []
+        "total": 2,
+        "accepted": 2,
+        "duplicate": 0,
+        "invalid": 0,
+        "rate_limited": 0,
+        "replayed": False,
+        "items": [],
     }
     assert post(client, key, "events", [event(), event(type="camera_off")]).json()["accepted"] == 2
     assert stored(services, app_id) == 2
@@ -70,7 +80,12 @@ BAD_ITEMS = [
 
 @pytest.mark.parametrize(("override", "reason", "field"), BAD_ITEMS, ids=[r for _, r, _ in BAD_ITEMS])
 def test_bad_item_is_named_and_good_items_still_stored(
-    client: httpx.Client, services: Services, app_creds: tuple[str, str], override: dict[str, object], reason: str, field: str
+    client: httpx.Client,
+    services: Services,
+    app_creds: tuple[str, str],
+    override: dict[str, object],
+    reason: str,
+    field: str,
 ) -> None:
     app_id, key = app_creds
     post(client, key, "samples", [sample(), sample()])
@@ -93,7 +108,9 @@ def test_missing_field_is_named(client: httpx.Client, app_creds: tuple[str, str]
     assert (problem["reason"], problem["field"]) == ("missing_field", "session_id")
 
 
-def test_nan_and_infinity_are_refused_per_item(client: httpx.Client, services: Services, app_creds: tuple[str, str]) -> None:
+def test_nan_and_infinity_are_refused_per_item(
+    client: httpx.Client, services: Services, app_creds: tuple[str, str]
+) -> None:
     app_id, key = app_creds
     good = orjson.dumps(sample()).decode()
     body = f'{{"samples": [{good}, {good.replace("42.0", "NaN")}, {good.replace("3.5", "Infinity")}]}}'
@@ -101,11 +118,16 @@ def test_nan_and_infinity_are_refused_per_item(client: httpx.Client, services: S
     response = client.post("/v1/ingest/samples", content=body, headers=bearer(key))
     result = response.json()
     assert (result["accepted"], result["invalid"]) == (1, 2)
-    assert {(p["reason"], p["field"]) for p in result["items"]} == {("not_finite", "rtt_ms"), ("not_finite", "jitter_ms")}
+    assert {(p["reason"], p["field"]) for p in result["items"]} == {
+        ("not_finite", "rtt_ms"),
+        ("not_finite", "jitter_ms"),
+    }
     assert stored(services, app_id) == 1
 
 
-def test_malformed_json_is_a_400_problem(client: httpx.Client, services: Services, app_creds: tuple[str, str]) -> None:
+def test_malformed_json_is_a_400_problem(
+    client: httpx.Client, services: Services, app_creds: tuple[str, str]
+) -> None:
     app_id, key = app_creds
     response = client.post("/v1/ingest/samples", content=b'{"samples": [{"room_id": ', headers=bearer(key))
     assert response.status_code == 400
@@ -124,7 +146,9 @@ def test_all_invalid_batch_is_422_with_summary(client: httpx.Client, app_creds: 
     assert [p["reason"] for p in body["items"]] == ["out_of_range", "not_an_object"]
 
 
-def test_oversize_body_is_413_with_the_limit(client: httpx.Client, services: Services, app_creds: tuple[str, str]) -> None:
+def test_oversize_body_is_413_with_the_limit(
+    client: httpx.Client, services: Services, app_creds: tuple[str, str]
+) -> None:
     limit = services.settings.max_body_bytes
     response = client.post("/v1/ingest/samples", content=b"x" * (limit + 1), headers=bearer(app_creds[1]))
     assert response.status_code == 413
@@ -146,7 +170,9 @@ def test_too_many_items_is_413(client: httpx.Client, services: Services, app_cre
 def test_gzip_body_is_accepted(client: httpx.Client, services: Services, app_creds: tuple[str, str]) -> None:
     app_id, key = app_creds
     body = gzip.compress(orjson.dumps({"samples": [sample(), sample()]}))
-    response = client.post("/v1/ingest/samples", content=body, headers={**bearer(key), "Content-Encoding": "gzip"})
+    response = client.post(
+        "/v1/ingest/samples", content=body, headers={**bearer(key), "Content-Encoding": "gzip"}
+    )
     assert response.json()["accepted"] == 2
     assert stored(services, app_id) == 2
 
@@ -155,7 +181,9 @@ def test_gzip_body_is_accepted(client: httpx.Client, services: Services, app_cre
     "room_id",
     ["'; DROP TABLE samples; --", "Ünïcødé 会议室 🎥", 'quote"and\\backslash', "{x:String}"],
 )
-def test_odd_ids_round_trip_verbatim(client: httpx.Client, services: Services, app_creds: tuple[str, str], room_id: str) -> None:
+def test_odd_ids_round_trip_verbatim(
+    client: httpx.Client, services: Services, app_creds: tuple[str, str], room_id: str
+) -> None:
     app_id, key = app_creds
     assert post(client, key, "samples", [sample(room_id=room_id)]).json()["accepted"] == 1
     rows = services.backend.query("SELECT room_id FROM samples WHERE app_id = {a:String}", {"a": app_id})
@@ -163,7 +191,9 @@ def test_odd_ids_round_trip_verbatim(client: httpx.Client, services: Services, a
     assert services.backend.scalar("EXISTS TABLE samples") == 1
 
 
-def test_repeated_items_are_duplicates_not_rows(client: httpx.Client, services: Services, app_creds: tuple[str, str]) -> None:
+def test_repeated_items_are_duplicates_not_rows(
+    client: httpx.Client, services: Services, app_creds: tuple[str, str]
+) -> None:
     app_id, key = app_creds
     items = [sample(), sample()]
     assert post(client, key, "samples", items).json()["accepted"] == 2
@@ -174,7 +204,9 @@ def test_repeated_items_are_duplicates_not_rows(client: httpx.Client, services: 
     assert stored(services, app_id) == 4
 
 
-def test_idempotency_key_replays_the_answer(client: httpx.Client, services: Services, app_creds: tuple[str, str]) -> None:
+def test_idempotency_key_replays_the_answer(
+    client: httpx.Client, services: Services, app_creds: tuple[str, str]
+) -> None:
     app_id, key = app_creds
     items = [sample(), sample(loss_ratio=7)]
     first = post(client, key, "samples", items, **{"Idempotency-Key": "batch-0001"}).json()
@@ -186,16 +218,25 @@ def test_idempotency_key_replays_the_answer(client: httpx.Client, services: Serv
     assert bad_key.status_code == 400
 
 
-def test_webrtc_reports_are_refused_clearly_until_normalization(client: httpx.Client, services: Services, app_creds: tuple[str, str]) -> None:
+def test_webrtc_reports_are_refused_clearly_until_normalization(
+    client: httpx.Client, services: Services, app_creds: tuple[str, str]
+) -> None:
     app_id, key = app_creds
-    response = client.post("/v1/ingest/webrtc", json={"reports": [{"type": "outbound-rtp"}]}, headers=bearer(key))
+    response = client.post(
+        "/v1/ingest/webrtc", json={"reports": [{"type": "outbound-rtp"}]}, headers=bearer(key)
+    )
     assert response.status_code == 422
     assert response.json()["items"][0]["reason"] == "not_supported"
     assert stored(services, app_id) == 0
 
 
 def test_connection_state_needs_a_known_state(client: httpx.Client, app_creds: tuple[str, str]) -> None:
-    result = post(client, app_creds[1], "events", [event(type="ice_state", state="connected"), event(type="ice_state", state="bogus")]).json()
+    result = post(
+        client,
+        app_creds[1],
+        "events",
+        [event(type="ice_state", state="connected"), event(type="ice_state", state="bogus")],
+    ).json()
     assert result["accepted"] == 1 and result["items"][0]["field"] == "state"
 
 

@@ -19,7 +19,9 @@ def test_health_and_readiness(client: httpx.Client) -> None:
 
 
 def test_metrics_need_admin_and_count_outcomes(client: httpx.Client, app_creds: tuple[str, str]) -> None:
-    client.post("/v1/ingest/samples", json={"samples": [sample(), sample(loss_ratio=3)]}, headers=bearer(app_creds[1]))
+    client.post(
+        "/v1/ingest/samples", json={"samples": [sample(), sample(loss_ratio=3)]}, headers=bearer(app_creds[1])
+    )
     assert client.get("/metrics").status_code == 401
     text = client.get("/metrics", headers=bearer(ADMIN_TOKEN)).text
     for needle in (
@@ -37,7 +39,8 @@ def test_request_id_is_echoed_and_logged_without_secrets(
 ) -> None:
     with caplog.at_level(logging.INFO, logger="callscope.http"):
         response = client.post(
-            "/v1/ingest/samples", json={"samples": [sample()]},
+            "/v1/ingest/samples",
+            json={"samples": [sample()]},
             headers={**bearer(app_creds[1]), "X-Request-ID": "abc-123"},
         )
     assert response.headers["x-request-id"] == "abc-123"

@@ -31,7 +31,9 @@ def records() -> list[str]:
         "{not json",
         json.dumps({"record": "sample", **sample(loss_ratio=12)}),
         json.dumps({"record": "meteor"}),
-        json.dumps({"record": "sample", **sample(session_id="imp-nan")}).replace('"rtt_ms": 42.0', '"rtt_ms": NaN'),
+        json.dumps({"record": "sample", **sample(session_id="imp-nan")}).replace(
+            '"rtt_ms": 42.0', '"rtt_ms": NaN'
+        ),
     ]
     return good + bad
 

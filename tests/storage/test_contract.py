@@ -57,7 +57,9 @@ def test_migrations_are_recorded_and_idempotent(backend: StorageBackend) -> None
     versions = [m.version for m in available()]
     assert versions == sorted(set(versions)) and versions[0] == 1
     assert migrate(backend) == []
-    recorded = [r["version"] for r in backend.query("SELECT version FROM schema_migrations FINAL ORDER BY version")]
+    recorded = [
+        r["version"] for r in backend.query("SELECT version FROM schema_migrations FINAL ORDER BY version")
+    ]
     assert recorded == versions
 
 
@@ -66,13 +68,18 @@ def test_writer_schemas_match_the_ddl(backend: StorageBackend) -> None:
         columns = {
             row["name"]: row["type"]
             for row in backend.query(
-                "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = {t:String}",
+                "SELECT name, type FROM system.columns "
+                "WHERE database = currentDatabase() AND table = {t:String}",
                 {"t": table},
             )
         }
         assert set(schema.names) == set(columns), table
         for field in schema:
-            assert columns[field.name] in COMPATIBLE[str(field.type)], (table, field.name, columns[field.name])
+            assert columns[field.name] in COMPATIBLE[str(field.type)], (
+                table,
+                field.name,
+                columns[field.name],
+            )
 
 
 def test_insert_and_bound_parameters_round_trip(backend: StorageBackend) -> None:
@@ -99,7 +106,9 @@ def test_streams_view_tracks_first_and_last_sample(backend: StorageBackend) -> N
     schema = WRITER_TABLES["samples"]
     base = {name: [""] * 2 for name in schema.names if str(schema.field(name).type) == "string"}
     base |= {"app_id": ["a", "a"], "kind": ["audio", "audio"], "direction": ["up", "up"]}
-    numbers = {name: [0, 0] for name in schema.names if name not in base and name not in ("ts", "ingested_at")}
+    numbers = {
+        name: [0, 0] for name in schema.names if name not in base and name not in ("ts", "ingested_at")
+    }
     data = pa.table(
         {
             **base,

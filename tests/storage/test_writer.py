@@ -46,8 +46,11 @@ def batch_rows(keys: list[int], app: str = "w") -> TableRows:
 
 def make_writer(backend: StorageBackend, metrics: Metrics, **limits: int) -> GroupCommitWriter:
     return GroupCommitWriter(
-        backend, metrics=metrics, recent_keys=RecentKeys(1000),
-        max_queue_rows=limits.get("max_queue_rows", 100_000), max_batch_rows=limits.get("max_batch_rows", 100_000),
+        backend,
+        metrics=metrics,
+        recent_keys=RecentKeys(1000),
+        max_queue_rows=limits.get("max_queue_rows", 100_000),
+        max_batch_rows=limits.get("max_batch_rows", 100_000),
     )
 
 
