@@ -83,6 +83,13 @@ class Settings(BaseSettings):
     writer_max_batch_rows: int = Field(
         200_000, ge=100, description="Most rows one group commit writes per table."
     )
+    writer_linger_ms: float = Field(
+        0.0,
+        ge=0,
+        le=1000,
+        description="How long a commit waits for more requests once one is queued (trades "
+        "latency for larger, cheaper commits under heavy load).",
+    )
     dedupe_memory_keys: int = Field(
         2_000_000,
         ge=1000,
