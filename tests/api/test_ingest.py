@@ -218,7 +218,7 @@ def test_idempotency_key_replays_the_answer(
     assert bad_key.status_code == 400
 
 
-def test_webrtc_reports_are_refused_clearly_until_normalization(
+def test_webrtc_report_envelope_errors_name_the_field(
     client: httpx.Client, services: Services, app_creds: tuple[str, str]
 ) -> None:
     app_id, key = app_creds
@@ -226,7 +226,10 @@ def test_webrtc_reports_are_refused_clearly_until_normalization(
         "/v1/ingest/webrtc", json={"reports": [{"type": "outbound-rtp"}]}, headers=bearer(key)
     )
     assert response.status_code == 422
-    assert response.json()["items"][0]["reason"] == "not_supported"
+    assert (response.json()["items"][0]["reason"], response.json()["items"][0]["field"]) == (
+        "unknown_field",
+        "type",
+    )
     assert stored(services, app_id) == 0
 
 

@@ -29,7 +29,6 @@ class Reason(StrEnum):
     INCONSISTENT = "inconsistent"  # fields contradict each other
     OUT_OF_SCOPE = "out_of_scope"  # the credential may not write this room or user
     NOT_AN_OBJECT = "not_an_object"
-    NOT_SUPPORTED = "not_supported"  # a format this server cannot normalize yet
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import orjson
 
-from callscope.collectors.checks import Window
-from callscope.collectors.decode import decode_batch
+from callscope.collectors.checks import Window, check_records
+from callscope.collectors.decode import Decoded, decode_batch
 from callscope.collectors.events import event_rows
 from callscope.collectors.outcomes import BatchSummary, ItemProblem, Outcome
 from callscope.collectors.samples import sample_rows
-from callscope.collectors.webrtc import reject_reports
+from callscope.collectors.webrtc import Baseline, Normalized, Outdated, WebRtcNormalizer
 from callscope.domain.events import Event
 from callscope.domain.samples import Sample
 from callscope.domain.tenancy import IngestScope
 from callscope.domain.timestamps import now_us
+from callscope.domain.webrtc import WebRtcReport
 from callscope.errors import Backpressure
 from callscope.observability import Metrics
 from callscope.storage.idempotency import IdempotencyLedger, Origin
 from callscope.storage.writer import GroupCommitWriter, TableRows
+
+REPORT_ID_FIELDS = ("room_id", "user_id", "session_id", "pc_id", "peer_id")
 
 
 class Endpoint(StrEnum):
@@ -53,6 +56,7 @@ class IngestPipeline:
         self._limits = limits
         self._metrics = metrics
         self._clock = clock
+        self._normalizer = WebRtcNormalizer()
         self._in_flight: dict[tuple[str, str], asyncio.Future[BatchSummary]] = {}
 
     async def ingest(
@@ -110,36 +114,87 @@ class IngestPipeline:
     async def _ingest(self, endpoint: Endpoint, body: bytes, scope: IngestScope) -> BatchSummary:
         window = Window(self._clock(), self._limits.max_age_s, self._limits.max_skew_s)
         if endpoint is Endpoint.WEBRTC:
-            return reject_reports(body, max_items=self._limits.max_items)
-        table, rows, indexes, problems, total = self._validate(endpoint, body, scope, window)
-        summary = BatchSummary(total=total, problems=problems)
-        if len(rows) == 0:
+            prepared = self._prepare_reports(body, scope, window)
+        else:
+            prepared = self._validate(endpoint, body, scope, window)
+        summary = BatchSummary(total=prepared.total, problems=prepared.problems)
+        if len(prepared.rows) == 0:
+            prepared.on_commit()
             return summary
         try:
-            future = self._writer.submit({table: rows})
+            future = self._writer.submit({prepared.table: prepared.rows})
         except Backpressure as exc:
             self._metrics.rejected_requests.labels("queue_full").inc()
-            self._metrics.ingest_items.labels(endpoint.value, "rate_limited", "").inc(total)
-            exc.extra["rate_limited"] = total
+            self._metrics.ingest_items.labels(endpoint.value, "rate_limited", "").inc(prepared.total)
+            exc.extra["rate_limited"] = prepared.total
             raise
         result = await asyncio.wrap_future(future)
-        for row_index in result.duplicates.get(table, []):
-            summary.problems.append(
-                ItemProblem(indexes[row_index], Outcome.DUPLICATE, None, None, "already stored")
-            )
+        prepared.on_commit()
+        if prepared.row_items is not None:
+            for row_index in result.duplicates.get(prepared.table, []):
+                summary.problems.append(
+                    ItemProblem(
+                        prepared.row_items[row_index], Outcome.DUPLICATE, None, None, "already stored"
+                    )
+                )
         return summary
 
-    def _validate(
-        self, endpoint: Endpoint, body: bytes, scope: IngestScope, window: Window
-    ) -> tuple[str, TableRows, list[int], list[ItemProblem], int]:
+    def _validate(self, endpoint: Endpoint, body: bytes, scope: IngestScope, window: Window) -> _Prepared:
         app_id, max_items = scope.app_id, self._limits.max_items
         if endpoint is Endpoint.SAMPLES:
             samples = decode_batch(body, "samples", Sample, max_items=max_items)
             rows, indexes, problems = sample_rows(samples, app_id=app_id, scope=scope, window=window)
-            return "samples", rows, indexes, problems, samples.total
+            return _Prepared("samples", rows, indexes, problems, samples.total)
         events = decode_batch(body, "events", Event, max_items=max_items)
         rows, indexes, problems = event_rows(events, app_id=app_id, scope=scope, window=window)
-        return "events", rows, indexes, problems, events.total
+        return _Prepared("events", rows, indexes, problems, events.total)
+
+    def _prepare_reports(self, body: bytes, scope: IngestScope, window: Window) -> _Prepared:
+        """Reports are the items; their samples are stored, and baselines advance on commit."""
+        reports = decode_batch(body, "reports", WebRtcReport, max_items=self._limits.max_items)
+        checked = check_records(
+            reports.items,
+            reports.problems,
+            scope=scope,
+            window=window,
+            consistency=lambda _index, _report: None,
+            id_fields=REPORT_ID_FIELDS,
+        )
+        problems = checked.problems
+        normalized: list[Normalized] = []
+        pending: dict[tuple[str, str, str], Baseline] = {}
+        derived: list[tuple[int, Sample]] = []
+        for report, ts_us, index in zip(checked.records, checked.ts_us, checked.indexes, strict=True):
+            try:
+                window_samples = self._normalizer.normalize(scope.app_id, report, ts_us / 1000, pending)
+            except Outdated as exc:
+                problems.append(ItemProblem(index, Outcome.DUPLICATE, None, None, str(exc)))
+                continue
+            normalized.append(window_samples)
+            derived += [(index, sample) for sample in window_samples.samples]
+        rows, _, sample_problems = sample_rows(
+            Decoded(derived, [], len(derived)), app_id=scope.app_id, scope=scope, window=window
+        )
+        # Derived samples are built by us; a problem here is a bug, reported against its report.
+        problems += [replace(p, message=f"derived sample: {p.message}") for p in sample_problems]
+
+        def advance() -> None:
+            for item in normalized:
+                self._normalizer.commit(item)
+
+        return _Prepared("samples", rows, None, problems, reports.total, advance)
+
+
+@dataclass
+class _Prepared:
+    """A validated batch: rows for one table and what to report about its items."""
+
+    table: str
+    rows: TableRows
+    row_items: list[int] | None  # item index of each row, when rows and items are one to one
+    problems: list[ItemProblem]
+    total: int
+    on_commit: Callable[[], None] = lambda: None
 
 
 def _as_replay(original: BatchSummary) -> BatchSummary:

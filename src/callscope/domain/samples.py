@@ -103,5 +103,7 @@ class Sample(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     app_cpu_ratio: Ratio = NAN
     system_cpu_ratio: Ratio = NAN
     quality_limitation: QualityLimitation = QualityLimitation.NONE
+    cpu_limited_ratio: Ratio = NAN
+    bandwidth_limited_ratio: Ratio = NAN
     relayed: bool = False
     transport: Annotated[str, msgspec.Meta(max_length=8, pattern="^(|udp|tcp|tls)$")] = ""

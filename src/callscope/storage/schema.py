@@ -44,6 +44,8 @@ SAMPLES = pa.schema(
         ("app_cpu_ratio", pa.float32()),
         ("system_cpu_ratio", pa.float32()),
         ("quality_limitation", pa.string()),
+        ("cpu_limited_ratio", pa.float32()),
+        ("bandwidth_limited_ratio", pa.float32()),
         ("relayed", pa.uint8()),
         ("transport", pa.string()),
         ("ingested_at", TIMESTAMP_MS),
