@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
+
+import msgspec
 
 from callscope.collectors.outcomes import ItemProblem, Outcome, Reason
 from callscope.domain.ids import id_problem
@@ -138,3 +140,20 @@ def check_records(
         checked.ts_us.append(ts_us)
         checked.indexes.append(index)
     return checked
+
+
+def record_columns(
+    records: list[Any], names: list[str], *, app_id: str, ts_us: list[int], now_us: int
+) -> dict[str, list[Any]]:
+    """Columns `names` of msgspec structs (one C-level transpose, not a loop per column), plus
+    the columns every stored record has: app, timestamp and ingest time."""
+    if records:
+        fields = type(records[0]).__struct_fields__
+        by_field = list(zip(*map(msgspec.structs.astuple, records), strict=True))
+        columns = {name: list(by_field[fields.index(name)]) for name in names}
+    else:
+        columns = {name: [] for name in names}
+    columns["ts"] = ts_us
+    columns["app_id"] = [app_id] * len(records)
+    columns["ingested_at"] = [now_us // 1000] * len(records)
+    return columns

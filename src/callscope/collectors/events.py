@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from callscope.collectors.checks import Window, check_records
+from callscope.collectors.checks import Window, check_records, record_columns
 from callscope.collectors.decode import Decoded
 from callscope.collectors.outcomes import ItemProblem, Outcome, Reason
 from callscope.domain.events import PEER_STATES, STATE_EVENTS, Event
@@ -48,12 +46,8 @@ def event_rows(
         id_fields=ID_FIELDS,
     )
     kept, kept_ts = checked.records, checked.ts_us
-    columns: dict[str, list[Any]] = {name: [getattr(e, name) for e in kept] for name in _COPIED}
-    columns["type"] = [e.type for e in kept]
+    columns = record_columns(kept, [*_COPIED, "type"], app_id=app_id, ts_us=kept_ts, now_us=window.now_us)
     columns["source"] = [Source.CLIENT.value] * len(kept)
-    columns["ts"] = kept_ts
-    columns["app_id"] = [app_id] * len(kept)
-    columns["ingested_at"] = [window.now_us // 1000] * len(kept)
     keys = [
         event_key(app_id, e.room_id, e.session_id, e.type, e.event_id, ts)
         for e, ts in zip(kept, kept_ts, strict=True)

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import msgspec
-
-from callscope.collectors.checks import Window, check_records
+from callscope.collectors.checks import Window, check_records, record_columns
 from callscope.collectors.decode import Decoded
 from callscope.collectors.outcomes import ItemProblem, Outcome, Reason
 from callscope.domain.samples import Direction, Sample, StreamKind
@@ -16,9 +12,7 @@ from callscope.storage.schema import SAMPLES
 from callscope.storage.writer import TableRows
 
 _MEDIA_KINDS = {StreamKind.AUDIO, StreamKind.VIDEO, StreamKind.SCREEN}
-_FIELDS = Sample.__struct_fields__
-_COPIED = [(name, _FIELDS.index(name)) for name in SAMPLES.names if name in _FIELDS and name != "ts"]
-_RELAYED = _FIELDS.index("relayed")
+_COPIED = [name for name in SAMPLES.names if name in Sample.__struct_fields__ and name != "ts"]
 ID_FIELDS = ("room_id", "user_id", "session_id", "peer_id", "stream_id")
 
 
@@ -71,13 +65,8 @@ def sample_rows(
         id_fields=ID_FIELDS,
     )
     kept, kept_ts = checked.records, checked.ts_us
-    # One C-level transpose instead of a Python loop per column.
-    by_field = list(zip(*map(msgspec.structs.astuple, kept), strict=True)) or [()] * len(_FIELDS)
-    columns: dict[str, list[Any]] = {name: list(by_field[i]) for name, i in _COPIED}
-    columns["relayed"] = [int(flag) for flag in by_field[_RELAYED]]
-    columns["ts"] = kept_ts
-    columns["app_id"] = [app_id] * len(kept)
-    columns["ingested_at"] = [window.now_us // 1000] * len(kept)
+    columns = record_columns(kept, _COPIED, app_id=app_id, ts_us=kept_ts, now_us=window.now_us)
+    columns["relayed"] = [int(flag) for flag in columns["relayed"]]
     identities: dict[tuple[str, ...], int] = {}
     keys = []
     for s, ts in zip(kept, kept_ts, strict=True):
