@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 
-from callscope import __version__
+from callscope import __version__, web
 from callscope.api import errors as api_errors
 from callscope.api import ops
 from callscope.api.auth import Authenticator
@@ -97,5 +100,22 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     api_errors.install(app)
     for router in (ops.router, ingest.router, apps.router, admin.router):
         app.include_router(router)
+    app.mount("/sdk", StaticFiles(directory=Path(web.__file__).parent / "static" / "sdk"), name="sdk")
+    # Browsers report from the customer's own origin. Credentials are bearer tokens, never
+    # cookies, so allowing any origin exposes nothing a token holder could not do anyway.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "Content-Encoding",
+            "Idempotency-Key",
+            "X-Request-ID",
+        ],
+        expose_headers=["X-Request-ID", "Retry-After"],
+        max_age=3600,
+    )
     app.add_middleware(RequestContext)
     return app
