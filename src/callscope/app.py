@@ -17,7 +17,7 @@ from callscope.api import ops
 from callscope.api.auth import Authenticator
 from callscope.api.deps import Services
 from callscope.api.middleware import RequestContext
-from callscope.api.native import admin, apps, ingest
+from callscope.api.native import admin, apps, calls, ingest
 from callscope.api.tokens import IngestTokens
 from callscope.collectors.pipeline import IngestLimits, IngestPipeline
 from callscope.observability import Metrics
@@ -98,7 +98,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     api_errors.install(app)
-    for router in (ops.router, ingest.router, apps.router, admin.router):
+    for router in (ops.router, ingest.router, apps.router, calls.router, admin.router):
         app.include_router(router)
     app.mount("/sdk", StaticFiles(directory=Path(web.__file__).parent / "static" / "sdk"), name="sdk")
     # Browsers report from the customer's own origin. Credentials are bearer tokens, never
