@@ -15,6 +15,7 @@ from typing import Any, Literal
 from callscope.analytics.timerange import TimeRange
 from callscope.errors import BadRequest, NotFound
 from callscope.storage.base import StorageBackend
+from callscope.storage.schema import EVENT_ATTRIBUTES
 
 # A session with no leave and no report for this long is over (a crashed tab sends nothing).
 SESSION_IDLE_S = 60
@@ -130,24 +131,7 @@ def _participants(
             state, leave = "OFFLINE", row["leave_ts0"] if row["left_room"] else row["last_seen"]
         else:
             state, leave = "ONLINE", None
-        attributes = {
-            k: row[k] or ""
-            for k in (
-                "device",
-                "platform",
-                "os",
-                "browser",
-                "sdk_name",
-                "sdk_version",
-                "sdk_type",
-                "network_type",
-                "ip",
-                "region",
-                "country",
-                "city",
-                "isp",
-            )
-        }
+        attributes = {k: row[k] or "" for k in EVENT_ATTRIBUTES}
         out.append(
             Participant(
                 row["room_id"],
