@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import math
 
 import httpx
 import orjson
@@ -241,7 +240,3 @@ def test_connection_state_needs_a_known_state(client: httpx.Client, app_creds: t
         [event(type="ice_state", state="connected"), event(type="ice_state", state="bogus")],
     ).json()
     assert result["accepted"] == 1 and result["items"][0]["field"] == "state"
-
-
-def test_nan_float_constant_is_nan_in_store(services: Services) -> None:
-    assert math.isnan(services.backend.scalar("SELECT nan"))
