@@ -142,6 +142,21 @@ def test_participants_carry_state_and_attributes(client: httpx.Client, scenario:
     assert eve_row["state"] == "OFFLINE"
 
 
+def alice_video(client: httpx.Client, s: dict[str, Any], interval: str = "raw") -> list[dict[str, Any]]:
+    """The series of the video alice received from bob."""
+    response = get(
+        client,
+        s,
+        "/rooms/A/sessions/s-alice/series",
+        kind="video",
+        direction="down",
+        peer_id="bob",
+        interval=interval,
+    )
+    points: list[dict[str, Any]] = response.json()["points"]
+    return points
+
+
 def test_streams_and_resampled_series(client: httpx.Client, scenario: dict[str, Any]) -> None:
     [stream] = get(client, scenario, "/rooms/A/sessions/s-alice/streams").json()["streams"]
     assert (stream["kind"], stream["direction"], stream["peer_id"], stream["samples"]) == (
@@ -150,19 +165,9 @@ def test_streams_and_resampled_series(client: httpx.Client, scenario: dict[str, 
         "bob",
         12,
     )
-    raw = get(
-        client, scenario, "/rooms/A/sessions/s-alice/series", kind="video", direction="down", peer_id="bob"
-    ).json()["points"]
+    raw = alice_video(client, scenario)
     assert [p["bitrate_kbps"] for p in raw] == [100.0 * (i + 1) for i in range(12)]
-    [minute] = get(
-        client,
-        scenario,
-        "/rooms/A/sessions/s-alice/series",
-        kind="video",
-        direction="down",
-        peer_id="bob",
-        interval="1m",
-    ).json()["points"]
+    [minute] = alice_video(client, scenario, "1m")
     assert (
         minute["samples"],
         minute["bitrate_kbps_min"],
@@ -170,15 +175,7 @@ def test_streams_and_resampled_series(client: httpx.Client, scenario: dict[str, 
         minute["bitrate_kbps_max"],
     ) == (12, 100, 650, 1200)
     assert minute["rtt_ms_avg"] is None  # never measured: no number, not zero
-    tens = get(
-        client,
-        scenario,
-        "/rooms/A/sessions/s-alice/series",
-        kind="video",
-        direction="down",
-        peer_id="bob",
-        interval="10s",
-    ).json()["points"]
+    tens = alice_video(client, scenario, "10s")
     assert [p["bitrate_kbps_avg"] for p in tens] == [150, 350, 550, 750, 950, 1150]
 
 

@@ -221,7 +221,7 @@ class _Window:
             fields["height_px"] = int(_num(stat, "frameHeight") or 0)
             fields["fps"] = self._fps(stat, before, "framesEncoded")
             fields.update(self._limitation(stat, before))
-        return _sample(fields)
+        return Sample(**fields)
 
     def _limitation(self, stat: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
         reason = stat.get("qualityLimitationReason")
@@ -266,7 +266,7 @@ class _Window:
             frozen_s = _delta(stat, before, "totalFreezesDuration")
             fields["freeze_count"] = max(0, int(freezes or 0))
             fields["freeze_ms"] = min(fields["window_ms"], max(0, round((frozen_s or 0) * 1000)))
-        return _sample(fields)
+        return Sample(**fields)
 
     def _connection(self) -> Sample | None:
         pair = self._selected_pair()
@@ -283,7 +283,7 @@ class _Window:
         fields["relayed"] = local.get("candidateType") == "relay"
         protocol = local.get("relayProtocol") if fields["relayed"] else local.get("protocol")
         fields["transport"] = protocol if protocol in ("udp", "tcp", "tls") else ""
-        return _sample(fields)
+        return Sample(**fields)
 
     def _selected_pair(self) -> dict[str, Any] | None:
         for stat in self.stats.values():
@@ -297,7 +297,3 @@ class _Window:
             ):
                 return stat
         return None
-
-
-def _sample(fields: dict[str, Any]) -> Sample:
-    return Sample(**fields)
