@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from callscope.api.native import schemas
 from tests.helpers import bearer
 
 MIN_MS = 60_000
@@ -221,3 +222,38 @@ def test_another_apps_key_cannot_read(
         f"/v1/apps/{scenario['app_id']}/room-instances", params=scenario["range"], headers=bearer(other_key)
     )
     assert response.status_code == 403
+
+
+def test_responses_match_the_published_schemas(client: httpx.Client, scenario: dict[str, Any]) -> None:
+    """Every query route's real answer validates against the model its OpenAPI entry names."""
+    paths = client.get("/openapi.json").json()["paths"]
+    instance = get(client, scenario, "/room-instances").json()["room_instances"][0]
+    room = instance["room_id"]
+    reads = {
+        "/v1/apps/{app_id}/room-instances": ("/room-instances", {}),
+        "/v1/apps/{app_id}/rooms/{room_id}/instances/{instance_id}/participants": (
+            f"/rooms/{room}/instances/{instance['instance_id']}/participants",
+            {},
+        ),
+        "/v1/apps/{app_id}/rooms/{room_id}/sessions/{session_id}/streams": (
+            "/rooms/A/sessions/s-alice/streams",
+            {},
+        ),
+        "/v1/apps/{app_id}/rooms/{room_id}/sessions/{session_id}/series": (
+            "/rooms/A/sessions/s-alice/series",
+            {"kind": "video", "direction": "down", "peer_id": "bob"},
+        ),
+        "/v1/apps/{app_id}/rooms/{room_id}/events": ("/rooms/A/events", {}),
+    }
+    for template, (path, params) in reads.items():
+        responses = paths[template]["get"]["responses"]
+        ref = responses["200"]["content"]["application/json"]["schema"]["$ref"]
+        model = getattr(schemas, ref.rsplit("/", 1)[-1])
+        assert responses["404"]["content"]["application/problem+json"]["schema"]["$ref"].endswith("/Problem")
+        intervals = ["raw", "10s", "1m"] if template.endswith("/series") else [None]
+        for interval in intervals:
+            extra = {"interval": interval} if interval else {}
+            body = get(client, scenario, path, **params, **extra).json()
+            model.model_validate(body)  # raises, naming the field, on any drift
+    with pytest.raises(ValueError, match="extra"):
+        schemas.StreamList.model_validate({"streams": [], "surprise": 1})

@@ -13,11 +13,12 @@ from fastapi import APIRouter, Query
 from callscope.analytics import calls
 from callscope.analytics.timerange import TimeRange
 from callscope.api.deps import AppOwnerDep, ServicesDep
+from callscope.api.native import schemas
 from callscope.api.responses import JSONBytes
 from callscope.domain.timestamps import WireTimestamp
 from callscope.errors import BadRequest
 
-router = APIRouter(tags=["calls"])
+router = APIRouter(tags=["calls"], responses=schemas.ERRORS)
 When = Annotated[str, Query(description="RFC 3339 with an offset, or milliseconds since the epoch")]
 
 
@@ -46,7 +47,11 @@ def _cursor_decode(cursor: str) -> tuple[datetime, str]:
         raise BadRequest("cursor is not one this API returned", field="cursor") from exc
 
 
-@router.get("/v1/apps/{app_id}/room-instances", summary="Room instances in a time range, newest first")
+@router.get(
+    "/v1/apps/{app_id}/room-instances",
+    summary="Room instances in a time range, newest first",
+    response_model=schemas.RoomInstancePage,
+)
 async def list_room_instances(
     app_id: AppOwnerDep,
     services: ServicesDep,
@@ -73,7 +78,10 @@ async def list_room_instances(
     return JSONBytes({"room_instances": [i.__dict__ for i in page], "next_cursor": next_cursor})
 
 
-@router.get("/v1/apps/{app_id}/rooms/{room_id}/instances/{instance_id}/participants")
+@router.get(
+    "/v1/apps/{app_id}/rooms/{room_id}/instances/{instance_id}/participants",
+    response_model=schemas.ParticipantList,
+)
 async def list_participants(
     app_id: AppOwnerDep, room_id: str, instance_id: str, services: ServicesDep, start: When, end: When
 ) -> JSONBytes:
@@ -90,7 +98,9 @@ async def list_participants(
     return JSONBytes({"participants": [p.__dict__ for p in found]})
 
 
-@router.get("/v1/apps/{app_id}/rooms/{room_id}/sessions/{session_id}/streams")
+@router.get(
+    "/v1/apps/{app_id}/rooms/{room_id}/sessions/{session_id}/streams", response_model=schemas.StreamList
+)
 async def list_streams(
     app_id: AppOwnerDep, room_id: str, session_id: str, services: ServicesDep
 ) -> JSONBytes:
@@ -100,7 +110,7 @@ async def list_streams(
     return JSONBytes({"streams": found})
 
 
-@router.get("/v1/apps/{app_id}/rooms/{room_id}/sessions/{session_id}/series")
+@router.get("/v1/apps/{app_id}/rooms/{room_id}/sessions/{session_id}/series", response_model=schemas.Series)
 async def stream_series(
     app_id: AppOwnerDep,
     room_id: str,
@@ -130,7 +140,7 @@ async def stream_series(
     return JSONBytes({"interval": interval, "points": points})
 
 
-@router.get("/v1/apps/{app_id}/rooms/{room_id}/events")
+@router.get("/v1/apps/{app_id}/rooms/{room_id}/events", response_model=schemas.Timeline)
 async def room_timeline(
     app_id: AppOwnerDep, room_id: str, services: ServicesDep, start: When, end: When, session_id: str = ""
 ) -> JSONBytes:

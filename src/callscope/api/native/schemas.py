@@ -1,0 +1,142 @@
+"""Response shapes of the native query API, for the OpenAPI document at `/docs`.
+
+The handlers render with orjson straight from the analytics layer (no per-row model cost); these
+models only describe the wire shape. tests/api/test_openapi.py validates real responses against
+them, so the published schema cannot drift from what the API sends.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from callscope.analytics.calls import SERIES_METRICS
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; `code` is stable, `detail` is for people."""
+
+    type: str = Field(examples=["urn:callscope:problem:bad_request"])
+    title: str
+    status: int
+    detail: str
+    code: str
+
+
+class RoomInstance(_Strict):
+    room_id: str
+    instance_id: str = Field(description="Stable id of one continuous occupancy of the room")
+    state: Literal["RUNNING", "CLOSED"]
+    start_ts: datetime
+    end_ts: datetime | None = Field(description="Null while RUNNING")
+    participants: int = Field(description="Participant sessions in the instance")
+
+
+class RoomInstancePage(_Strict):
+    room_instances: list[RoomInstance]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last")
+
+
+class Participant(_Strict):
+    room_id: str
+    instance_id: str
+    user_id: str
+    session_id: str
+    state: Literal["ONLINE", "OFFLINE", "FAIL"]
+    join_ts: datetime
+    leave_ts: datetime | None
+    device: str
+    platform: str
+    os: str
+    browser: str
+    sdk_name: str
+    sdk_version: str
+    sdk_type: str
+    network_type: str
+    ip: str
+    region: str
+    country: str
+    city: str
+    isp: str
+
+
+class ParticipantList(_Strict):
+    participants: list[Participant]
+
+
+class Stream(_Strict):
+    kind: Literal["audio", "video", "screen", "connection", "device"]
+    direction: Literal["up", "down", "none"]
+    peer_id: str = Field(description="Publisher of a received stream; empty for sent streams")
+    stream_id: str
+    source: str = Field(description="Who measured it: client or server")
+    first_ts: datetime
+    last_ts: datetime
+    samples: int
+
+
+class StreamList(_Strict):
+    streams: list[Stream]
+
+
+def _metric_fields(suffixes: tuple[str, ...]) -> dict[str, Any]:
+    # Null where the metric was not measured (NaN in the store never reaches JSON as a number).
+    return {f"{m}{s}": (float | None, None) for m in SERIES_METRICS for s in suffixes}
+
+
+RawPoint = create_model(
+    "RawPoint",
+    __base__=_Strict,
+    ts=(datetime, ...),
+    window_ms=(int, Field(description="Measurement window the sample covers")),
+    **_metric_fields(("",)),
+)
+BucketPoint = create_model(
+    "BucketPoint",
+    __base__=_Strict,
+    ts=(datetime, Field(description="Start of the bucket")),
+    samples=(int, Field(description="Samples in the bucket")),
+    **_metric_fields(("_min", "_avg", "_max")),
+)
+
+
+class Series(_Strict):
+    interval: Literal["raw", "10s", "1m"]
+    points: list[RawPoint | BucketPoint]  # fields built from SERIES_METRICS
+
+
+class Event(_Strict):
+    ts: datetime
+    type: str
+    user_id: str
+    session_id: str
+    peer_id: str
+    state: str
+    reason: str
+    device: str
+
+
+class Timeline(_Strict):
+    events: list[Event]
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    # The model registers Problem in the components; the content entry says the media type we send.
+    status: {
+        "model": Problem,
+        "description": text,
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    for status, text in (
+        (400, "Bad time range, cursor or parameter"),
+        (401, "Missing or invalid credentials"),
+        (403, "The credential may not read this app"),
+        (404, "Nothing matches"),
+    )
+}
