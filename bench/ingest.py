@@ -1,17 +1,20 @@
-"""Ingest throughput: samples/s over HTTP (acknowledged = durable) vs raw bulk insert, same store.
+"""Ingest throughput over HTTP (acknowledged = durable) vs raw bulk insert, same store.
 
-Run: .venv/bin/python bench/ingest.py [--samples 1000000] [--clients 8] [--batch 100]
+Run: .venv/bin/python bench/ingest.py [--samples 1000000] [--reports 30000] [--clients 8] [--batch 100]
 
 Phase 1 starts `callscope serve` in its own process on loopback and drives it with a minimal
 HTTP/1.1 client (pre-encoded bodies over keep-alive connections, so the client spends little of
-the machine's two cores). Phase 2 stops the server, opens the same store in this process and
-bulk-inserts the same number of rows with the engine's fastest path. Prints both and the ratio.
+the machine's two cores): normalized samples to /v1/ingest/samples. Phase 2 posts raw
+Chromium-shaped getStats() reports to /v1/ingest/webrtc (built from the real fixture, see
+`webrtc_bodies`). Phase 3 stops the server, opens the same store in this process and
+bulk-inserts the same number of rows with the engine's fastest path. Prints all and the ratio.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import os
 import statistics
 import subprocess
@@ -19,11 +22,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
 import pyarrow as pa
 
+FIXTURE = Path(__file__).parent.parent / "tests" / "fixtures" / "stats" / "chrome" / "loopback_two_pc.json"
 ADMIN = "bench-admin-token-0123456789abcdefghijkl"
 SECRET = "bench-token-secret-0123456789abcdefghijk"
 
@@ -59,12 +64,80 @@ def build_bodies(total: int, batch: int, start_ms: int, sessions: int = 500) -> 
     return bodies
 
 
-async def client(port: int, key: str, bodies: list[bytes], latencies: list[float]) -> int:
+def sfu_report_template() -> list[dict[str, Any]]:
+    """One real Chromium connection's reports, shaped like an SFU client's: ~8 KB, 7 streams.
+
+    From the loopback fixture's connection "a" (audio+video up and down): the selected candidate
+    pair and its two candidates only (a settled connection, not the gathering-time list), no
+    certificates, and the inbound pair duplicated under other ids as a second remote
+    participant. Streams per window: 2 up, 4 down, 1 connection.
+    """
+    reports = [r for r in orjson.loads(FIXTURE.read_bytes()) if r["pc"] == "a"]
+    shaped = []
+    for report in reports:
+        stats = {s["id"]: s for s in report["stats"]}
+        transport = next(s for s in stats.values() if s["type"] == "transport")
+        pair = stats[transport["selectedCandidatePairId"]]
+        keep = {pair["id"], pair["localCandidateId"], pair["remoteCandidateId"]}
+        kept = [
+            s
+            for s in stats.values()
+            if s["type"] not in ("candidate-pair", "local-candidate", "remote-candidate", "certificate")
+            or s["id"] in keep
+        ]
+        second = []
+        for s in kept:
+            if s["type"] == "inbound-rtp":
+                clone = copy.deepcopy(s)
+                clone["id"] = f"{s['id']}-2"
+                clone["mid"] = f"{s.get('mid', '')}2"
+                clone["ssrc"] = s["ssrc"] + 1
+                second.append(clone)
+        shaped.append({"ts": report["ts"], "stats": kept + second})
+    return shaped
+
+
+def webrtc_bodies(
+    template: list[dict[str, Any]], sessions: int, batch: int, start_ms: int
+) -> list[list[bytes]]:
+    """Bodies per round: round k carries report k of every session, `batch` sessions per body.
+
+    A connection's reports must arrive in order, so the rounds are sent one after another and
+    each session's report k is shifted in time with all of its stats timestamps.
+    """
+    rounds = []
+    for k, report in enumerate(template):
+        items = []
+        for session in range(sessions):
+            ts_ms = start_ms + session * 7 + k * 1000
+            shift_ms = ts_ms - report["ts"]
+            stats = [
+                {**s, "timestamp": s["timestamp"] + shift_ms} if "timestamp" in s else s
+                for s in report["stats"]
+            ]
+            items.append(
+                {
+                    "room_id": f"room-{session // 10}",
+                    "user_id": f"user-{session}",
+                    "session_id": f"s-{session}",
+                    "ts": ts_ms,
+                    "pc_id": "sfu",
+                    "peer_id": "sfu",
+                    "stats": stats,
+                }
+            )
+        rounds.append([orjson.dumps({"reports": items[i : i + batch]}) for i in range(0, sessions, batch)])
+    return rounds
+
+
+async def client(
+    port: int, key: str, bodies: list[bytes], latencies: list[float], endpoint: str = "samples"
+) -> int:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     accepted = 0
     for body in bodies:
         head = (
-            f"POST /v1/ingest/samples HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
+            f"POST /v1/ingest/{endpoint} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         ).encode()
         started = time.perf_counter()
@@ -83,12 +156,40 @@ async def client(port: int, key: str, bodies: list[bytes], latencies: list[float
     return accepted
 
 
-async def drive(port: int, key: str, bodies: list[bytes], clients: int) -> tuple[int, float, list[float]]:
+async def drive(
+    port: int, key: str, bodies: list[bytes], clients: int, endpoint: str = "samples"
+) -> tuple[int, float, list[float]]:
     shares = [bodies[i::clients] for i in range(clients)]
     latencies: list[float] = []
     started = time.perf_counter()
-    counts = await asyncio.gather(*(client(port, key, share, latencies) for share in shares))
+    counts = await asyncio.gather(*(client(port, key, share, latencies, endpoint) for share in shares))
     return sum(counts), time.perf_counter() - started, latencies
+
+
+def drive_webrtc(
+    port: int, key: str, rounds: list[list[bytes]], clients: int
+) -> tuple[int, float, list[float]]:
+    accepted, elapsed, latencies = 0, 0.0, []
+    for bodies in rounds:
+        count, seconds, lat = asyncio.run(drive(port, key, bodies, clients, "webrtc"))
+        accepted, elapsed, latencies = accepted + count, elapsed + seconds, latencies + lat
+    return accepted, elapsed, latencies
+
+
+def describe(latencies: list[float]) -> str:
+    q = statistics.quantiles(latencies, n=100)
+    return f"p50 {q[49] * 1000:.1f} ms, p95 {q[94] * 1000:.1f} ms"
+
+
+def stored_samples(store: Path, app_id: str) -> int:
+    from callscope.storage.registry import open_backend
+
+    backend = open_backend(f"chdb://{store}")
+    try:
+        rows = backend.query("SELECT count() AS n FROM samples WHERE app_id = {app:String}", {"app": app_id})
+        return int(rows[0]["n"])
+    finally:
+        backend.close()
 
 
 def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
@@ -143,6 +244,8 @@ def raw_insert(store: Path, rows: int, batch_rows: int) -> float:
         "app_cpu_ratio": [float("nan")] * n,
         "system_cpu_ratio": [float("nan")] * n,
         "quality_limitation": ["none"] * n,
+        "cpu_limited_ratio": [float("nan")] * n,
+        "bandwidth_limited_ratio": [float("nan")] * n,
         "relayed": [0] * n,
         "transport": [""] * n,
         "ingested_at": [now_us // 1000] * n,
@@ -164,6 +267,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=1_000_000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--reports", type=int, default=30_000, help="getStats() reports (0 skips)")
+    parser.add_argument("--report-batch", type=int, default=10, help="reports per request")
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="callscope-bench-"))
     port = 18_000 + os.getpid() % 1000
@@ -179,18 +284,38 @@ def main() -> None:
         asyncio.run(drive(port, created["api_key"], warm, args.clients))
         bodies = build_bodies(args.samples, args.batch, start_ms)
         accepted, elapsed, latencies = asyncio.run(drive(port, created["api_key"], bodies, args.clients))
+        if args.reports:
+            webrtc_app = httpx.post(
+                f"http://127.0.0.1:{port}/v1/admin/apps",
+                json={"name": "bench-webrtc"},
+                headers={"Authorization": f"Bearer {ADMIN}"},
+            ).json()
+            template = sfu_report_template()
+            sessions = max(args.clients, args.reports // len(template))
+            rounds = webrtc_bodies(template, sessions, args.report_batch, start_ms - 600_000)
+            report_bytes = len(rounds[-1][0]) / args.report_batch
+            reports_ok, report_s, report_latencies = drive_webrtc(
+                port, webrtc_app["api_key"], rounds, args.clients
+            )
     finally:
         proc.terminate()
         proc.wait(timeout=60)
     assert accepted == len(bodies) * args.batch, f"only {accepted} accepted"
     http_rate = accepted / elapsed
-    raw_rate = raw_insert(data_dir / "store", args.samples, 100_000)
-    quantiles = statistics.quantiles(latencies, n=100)
     print(
         f"HTTP ingest (fsync, acknowledged): {http_rate:>10,.0f} samples/s "
-        f"({accepted:,} samples, {args.clients} clients, {args.batch}/request, "
-        f"p50 {quantiles[49] * 1000:.1f} ms, p95 {quantiles[94] * 1000:.1f} ms)"
+        f"({accepted:,} samples, {args.clients} clients, {args.batch}/request, {describe(latencies)})"
     )
+    if args.reports:
+        sent = sessions * len(template)
+        assert reports_ok == sent, f"only {reports_ok} of {sent} reports accepted"
+        derived = stored_samples(data_dir / "store", webrtc_app["app_id"])
+        print(
+            f"HTTP getStats reports:             {reports_ok / report_s:>10,.0f} reports/s "
+            f"({derived / report_s:,.0f} samples/s; {reports_ok:,} reports of ~{report_bytes / 1024:.1f} KB, "
+            f"{args.report_batch}/request, {describe(report_latencies)})"
+        )
+    raw_rate = raw_insert(data_dir / "store", args.samples, 100_000)
     print(f"raw bulk insert (same store):      {raw_rate:>10,.0f} rows/s")
     print(f"ratio HTTP / raw:                  {http_rate / raw_rate:>10.3f}")
 

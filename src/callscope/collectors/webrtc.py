@@ -36,13 +36,21 @@ from callscope.domain.webrtc import WebRtcReport
 
 MAX_WINDOW_S = 60.0
 NAN = math.nan
+# The counters whose going down means a stream restarted, per direction.
+_SENT = ("bytesSent", "packetsSent")
+_RECEIVED = ("bytesReceived", "packetsReceived")
 
 
 def _num(stat: dict[str, Any], key: str) -> float | None:
+    # Exact type checks (JSON gives exactly float or int; bool is not a number here): this runs
+    # ~140 times per report, the normalizer's hottest line.
     value = stat.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value)
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is int:
+        return float(value)
+    return None
 
 
 def _delta(now: dict[str, Any], before: dict[str, Any] | None, key: str) -> float | None:
@@ -149,12 +157,12 @@ class _Window:
             out.append(connection)
         return out
 
-    def _before(self, stat: dict[str, Any]) -> dict[str, Any] | None:
+    def _before(self, stat: dict[str, Any], counters: tuple[str, str]) -> dict[str, Any] | None:
         """The same stream's previous stats, or None when its counters restarted."""
         before = self.previous.get(stat["id"])
         if before is None or before.get("ssrc") != stat.get("ssrc"):
             return None
-        for counter in ("bytesSent", "bytesReceived", "packetsSent", "packetsReceived"):
+        for counter in counters:
             now, then = _num(stat, counter), _num(before, counter)
             if now is not None and then is not None and now < then:
                 return None
@@ -199,7 +207,7 @@ class _Window:
         return _bounded(measured, MAX_FPS)
 
     def _outbound(self, stat: dict[str, Any]) -> Sample | None:
-        kind, before = self._kind(stat), self._before(stat)
+        kind, before = self._kind(stat), self._before(stat, _SENT)
         if kind is None or before is None:
             return None
         fields = self._base(stat, kind, Direction.UP, "")
@@ -237,7 +245,7 @@ class _Window:
         return shares
 
     def _inbound(self, stat: dict[str, Any]) -> Sample | None:
-        kind, before = self._kind(stat), self._before(stat)
+        kind, before = self._kind(stat), self._before(stat, _RECEIVED)
         if kind is None or before is None:
             return None
         fields = self._base(stat, kind, Direction.DOWN, self.report.peer_id)
