@@ -44,7 +44,7 @@ _RECEIVED = ("bytesReceived", "packetsReceived")
 def _num(stat: dict[str, Any], key: str) -> float | None:
     # Exact type checks (JSON gives exactly float or int; bool is not a number here): this runs
     # ~140 times per report, the normalizer's hottest line.
-    value = stat.get(key)
+    value: Any = stat.get(key)
     kind = type(value)
     if kind is float:
         return value if math.isfinite(value) else None
