@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 
 from callscope.collectors.webrtc import Outdated, WebRtcNormalizer
@@ -213,3 +214,26 @@ def test_reports_over_http_become_samples(
         ]
     }
     assert all(r["kbps"] > 10 for r in rows)
+
+
+@pytest.mark.parametrize("fixture", sorted(FIXTURE.parent.glob("*.json")), ids=lambda p: p.stem)
+def test_pruned_baselines_change_nothing(fixture: Path) -> None:
+    """Baselines keep only counters (memory per connection); every sample must come out the same."""
+    raw = json.loads(fixture.read_text())
+    for pc in sorted({r["pc"] for r in raw}):
+        items = [
+            WebRtcReport(room_id="r", user_id=pc, session_id=pc, ts=r["ts"], pc_id=pc, stats=r["stats"])
+            for r in raw
+            if r["pc"] == pc
+        ]
+        outputs = []
+        for prune in (True, False):
+            normalizer = WebRtcNormalizer(prune_baselines=prune)
+            windows = []
+            for report in items:
+                result = normalizer.normalize("app", report, float(report.ts))  # type: ignore[arg-type]
+                normalizer.commit(result)
+                windows.append(msgspec.json.encode(result.samples))  # NaN-safe equality
+            outputs.append(windows)
+        assert outputs[0] == outputs[1]
+        assert sum(len(w) for w in outputs[0]) > 100
