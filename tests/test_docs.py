@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from callscope.analytics.metrics import CATALOG
+from callscope.analytics.metrics.docs import render as metrics_reference
 from callscope.cli.data import settings_reference
 from callscope.settings import Settings
 
@@ -19,6 +21,16 @@ def test_settings_reference_is_current() -> None:
     assert (DOCS / "settings.md").read_text() == settings_reference(), (
         "docs/settings.md is stale: run `callscope settings --markdown > docs/settings.md`"
     )
+
+
+def test_metrics_reference_is_current_and_complete() -> None:
+    text = (DOCS / "metrics.md").read_text()
+    assert text == metrics_reference(CATALOG), (
+        "docs/metrics.md is stale: run `callscope metrics --markdown > docs/metrics.md`"
+    )
+    for metric in CATALOG:
+        assert f"## `{metric.name}` (v{metric.version})" in text
+        assert metric.description and metric.unit
 
 
 def test_glossary_defines_the_vocabulary() -> None:

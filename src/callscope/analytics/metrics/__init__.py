@@ -1,0 +1,11 @@
+"""The metric catalog: every number Callscope shows is one of these definitions."""
+
+from __future__ import annotations
+
+from callscope.analytics.metrics import scores, stream_quality
+from callscope.analytics.metrics.catalog import Aggregation, Better, Catalog, Metric, Thresholds, Vector
+
+CATALOG = Catalog()
+CATALOG.register(*stream_quality.METRICS, *scores.METRICS)
+
+__all__ = ["CATALOG", "Aggregation", "Better", "Catalog", "Metric", "Thresholds", "Vector"]

@@ -1,0 +1,118 @@
+"""What a metric is: a registered, versioned, documented definition with known answers.
+
+Every metric is a ratio of two sums over rows of one source table (or a max/min of a per-row
+value), because sums roll up: a minute's numerator and denominator add into an hour's or a
+day's, and any filter or group-by can be applied before the division. A mean of a per-row value
+is the ratio of Σ value over Σ 1 where the value was measured (NaN rows excluded, never counted
+as 0). The engine evaluates the one SQL expression; there is no second implementation to drift.
+
+Golden vectors (rows in, answer out) live beside each definition, are rendered into
+docs/metrics.md and are checked on the real engine by tests/analytics/test_metric_vectors.py.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+DIALECTS = ("clickhouse",)  # chDB and ClickHouse servers run the same SQL
+NAN = math.nan  # "not measured" in vectors, as in the store
+
+
+class Better(StrEnum):
+    HIGHER = "higher"
+    LOWER = "lower"
+
+
+class Aggregation(StrEnum):
+    RATIO = "ratio"  # Σ numerator / Σ denominator over the rows that pass the filter
+    MAX = "max"  # largest measured per-row value
+    MIN = "min"  # smallest measured per-row value
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Bands for colouring and alerting: `good` and `poor` bounds in the metric's unit.
+
+    With Better.LOWER a value ≤ good is good and ≥ poor is poor; with Better.HIGHER the reverse.
+    """
+
+    good: float
+    poor: float
+    source: str  # where the numbers come from
+
+
+@dataclass(frozen=True)
+class Vector:
+    """A golden test vector: source rows (missing columns take the table's defaults) → answer."""
+
+    name: str
+    rows: tuple[dict[str, Any], ...]
+    expected: float | None  # None: no answer (no measured rows)
+    tolerance: float = 1e-6
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    unit: str
+    description: str
+    better: Better
+    version: int
+    source: str  # the table the rows come from
+    fields: tuple[str, ...]  # the source columns the definition reads
+    aggregation: Aggregation
+    value: str  # per-row SQL: the numerator (RATIO) or the value (MAX/MIN); NaN = unmeasured
+    denominator: str = "1"  # per-row SQL, RATIO only
+    where: str = "1"  # per-row SQL filter
+    thresholds: Thresholds | None = None
+    vectors: tuple[Vector, ...] = ()
+    notes: str = ""
+
+    @property
+    def definition_version(self) -> str:
+        return f"{self.name}@v{self.version}"
+
+    def sql(self, dialect: str = "clickhouse") -> str:
+        """The aggregate expression over the source rows; NULL when nothing was measured."""
+        if dialect not in DIALECTS:
+            raise ValueError(f"no {dialect!r} rendering of {self.name}; known: {', '.join(DIALECTS)}")
+        if self.aggregation is Aggregation.RATIO:
+            num, den = self.numerator_sql(), self.denominator_sql()
+            return f"sumIf({num}, {self.where}) / nullIf(sumIf({den}, {self.where}), 0)"
+        fn = "max" if self.aggregation is Aggregation.MAX else "min"
+        return f"{fn}IfOrNull(toFloat64({self.value}), ({self.where}) AND isFinite(toFloat64({self.value})))"
+
+    def numerator_sql(self) -> str:
+        """Σ-able per-row numerator: the value where measured, else 0."""
+        v = f"toFloat64({self.value})"
+        return f"if(isFinite({v}) AND isFinite(toFloat64({self.denominator})), {v}, 0)"
+
+    def denominator_sql(self) -> str:
+        """Σ-able per-row denominator: counts only rows whose numerator was measured."""
+        v, d = f"toFloat64({self.value})", f"toFloat64({self.denominator})"
+        return f"if(isFinite({v}) AND isFinite({d}), {d}, 0)"
+
+
+@dataclass
+class Catalog:
+    metrics: dict[str, Metric] = field(default_factory=dict)
+
+    def register(self, *metrics: Metric) -> None:
+        for metric in metrics:
+            if metric.name in self.metrics:
+                raise ValueError(f"metric {metric.name} registered twice")
+            if metric.aggregation is not Aggregation.RATIO and metric.denominator != "1":
+                raise ValueError(f"{metric.name}: only ratios have a denominator")
+            self.metrics[metric.name] = metric
+
+    def __getitem__(self, name: str) -> Metric:
+        try:
+            return self.metrics[name]
+        except KeyError:
+            raise KeyError(f"unknown metric {name!r}; known: {', '.join(sorted(self.metrics))}") from None
+
+    def __iter__(self) -> Any:
+        return iter(self.metrics.values())
