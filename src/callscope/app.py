@@ -12,12 +12,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from callscope import __version__, web
+from callscope.analytics import rollups
+from callscope.analytics.metrics import CATALOG
 from callscope.api import errors as api_errors
 from callscope.api import ops
 from callscope.api.auth import Authenticator
 from callscope.api.deps import Services
 from callscope.api.middleware import RequestContext
-from callscope.api.native import admin, apps, calls, ingest
+from callscope.api.native import admin, apps, calls, ingest, metrics
 from callscope.api.tokens import IngestTokens
 from callscope.collectors.pipeline import IngestLimits, IngestPipeline
 from callscope.observability import Metrics
@@ -37,6 +39,9 @@ def build_services(settings: Settings) -> Services:
     backend = open_backend(settings.resolved_store_url)
     try:
         applied = migrate(backend)
+        rollup_columns = rollups.ensure(
+            backend, CATALOG, retention_days=settings.minute_rollup_retention_days
+        )
         set_fsync(backend, enabled=settings.fsync)
         metrics = Metrics()
         recent = RecentKeys(settings.dedupe_memory_keys)
@@ -51,6 +56,7 @@ def build_services(settings: Settings) -> Services:
         extra={
             "store": backend.url,
             "migrations_applied": applied,
+            "rollup_columns_added": len(rollup_columns),
             "dedupe_keys_reloaded": reloaded,
         },
     )
@@ -98,7 +104,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     api_errors.install(app)
-    for router in (ops.router, ingest.router, apps.router, calls.router, admin.router):
+    for router in (ops.router, ingest.router, apps.router, calls.router, metrics.router, admin.router):
         app.include_router(router)
     app.mount("/sdk", StaticFiles(directory=Path(web.__file__).parent / "static" / "sdk"), name="sdk")
     # Browsers report from the customer's own origin. Credentials are bearer tokens, never

@@ -106,6 +106,13 @@ class Settings(BaseSettings):
         ge=3600,
         description="How long an `Idempotency-Key` is remembered (bulk-import keys never expire).",
     )
+    minute_rollup_retention_days: int = Field(
+        31,
+        ge=31,
+        le=3650,
+        description="Days the per-minute metric rollups are kept (the engine's TTL drops older "
+        "minutes; at least 31, the vendors' history window).",
+    )
     fsync: bool = Field(
         True,
         description="fsync every commit before acknowledging (survives power loss, not just a "

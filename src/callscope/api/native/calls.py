@@ -31,7 +31,7 @@ def _when(value: str, name: str) -> WireTimestamp:
         raise BadRequest(f"{name}: not a timestamp: {value!r}", field=name) from exc
 
 
-def _range(start: str, end: str) -> TimeRange:
+def time_range(start: str, end: str) -> TimeRange:
     return TimeRange.parse(_when(start, "start"), _when(end, "end"))
 
 
@@ -61,7 +61,7 @@ async def list_room_instances(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: str | None = None,
 ) -> JSONBytes:
-    window = _range(start, end)
+    window = time_range(start, end)
     found = await asyncio.to_thread(
         calls.room_instances,
         services.backend,
@@ -85,7 +85,7 @@ async def list_room_instances(
 async def list_participants(
     app_id: AppOwnerDep, room_id: str, instance_id: str, services: ServicesDep, start: When, end: When
 ) -> JSONBytes:
-    window = _range(start, end)
+    window = time_range(start, end)
     found = await asyncio.to_thread(
         calls.participants,
         services.backend,
@@ -124,7 +124,7 @@ async def stream_series(
     interval: Literal["raw", "10s", "1m"] = "raw",
 ) -> JSONBytes:
     """One stream's samples: raw, or min/avg/max per 10 s or 1 min (unmeasured values excluded)."""
-    window = _range(start, end)
+    window = time_range(start, end)
     points = await asyncio.to_thread(
         calls.series,
         services.backend,
@@ -145,7 +145,7 @@ async def room_timeline(
     app_id: AppOwnerDep, room_id: str, services: ServicesDep, start: When, end: When, session_id: str = ""
 ) -> JSONBytes:
     """The event timeline of a room (or of one participant session in it)."""
-    window = _range(start, end)
+    window = time_range(start, end)
     events = await asyncio.to_thread(
         calls.timeline, services.backend, app_id=app_id, room_id=room_id, window=window, session_id=session_id
     )

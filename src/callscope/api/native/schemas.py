@@ -126,6 +126,38 @@ class Timeline(_Strict):
     events: list[Event]
 
 
+class MetricInfo(_Strict):
+    name: str
+    unit: str
+    version: int
+    better: Literal["higher", "lower"]
+
+
+class MetricResult(_Strict):
+    interval: Literal["1m", "5m", "10m", "1h", "1d", "total"]
+    metrics: list[MetricInfo]
+    group_by: list[str]
+    rows: list[dict[str, Any]] = Field(
+        description="`ts` (bucket start, absent for total), the group-by keys, `samples`, and "
+        "one value per metric name (null where nothing was measured)"
+    )
+
+
+class Thresholds(_Strict):
+    good: float
+    poor: float
+    source: str
+
+
+class MetricDefinition(_Strict):
+    name: str
+    version: int
+    unit: str
+    better: Literal["higher", "lower"]
+    description: str
+    thresholds: Thresholds | None
+
+
 ERRORS: dict[int | str, dict[str, Any]] = {
     # The model registers Problem in the components; the content entry says the media type we send.
     status: {

@@ -1,0 +1,116 @@
+"""Per-minute rollups, maintained by the engine as samples arrive.
+
+`stream_minutes` holds, per stream and minute, the partial sums (or max/min) of every catalog
+metric. A materialized view fills it inside the same insert that stores the samples, so a
+sample is in the per-minute numbers the moment it is acknowledged (the rollup is fsync'd like
+the samples), and no job recomputes anything. Because every ratio metric is Σ numerator /
+Σ denominator, any coarser interval, filter or group-by is exact: sum the partials, then
+divide. Known gap: a crash between the two part writes of one insert (samples, then rollup)
+leaves that minute short; the request was not acknowledged, and nothing rebuilds such a
+minute from the samples yet.
+
+Columns are named after the definition version (`audio_mos_v1__num`). A new metric or a new
+version adds columns on start-up (`ensure`), recreates the view and backfills the new columns
+from the raw samples still retained; columns of an older version stay, so the numbers stored
+under it never change meaning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from callscope.analytics.metrics import Aggregation, Catalog, Metric
+from callscope.storage.base import StorageBackend
+
+TABLE = "stream_minutes"
+VIEW = "stream_minutes_mv"
+KEYS = ("app_id", "room_id", "user_id", "session_id", "kind", "direction", "peer_id", "source")
+_KEY_TYPES = {"app_id": "LowCardinality(String)", "kind": "LowCardinality(String)"}
+_KEY_TYPES |= {"direction": "LowCardinality(String)", "source": "LowCardinality(String)"}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    select: str  # the aggregate over samples that fills it
+
+
+def columns(metric: Metric) -> list[Column]:
+    base = f"{metric.name}_v{metric.version}"
+    if metric.aggregation is Aggregation.RATIO:
+        return [
+            Column(
+                f"{base}__num",
+                "SimpleAggregateFunction(sum, Float64)",
+                f"sumIf({metric.numerator_sql()}, {metric.where})",
+            ),
+            Column(
+                f"{base}__den",
+                "SimpleAggregateFunction(sum, Float64)",
+                f"sumIf({metric.denominator_sql()}, {metric.where})",
+            ),
+        ]
+    fn = metric.aggregation.value
+    return [Column(f"{base}__{fn}", f"SimpleAggregateFunction({fn}, Nullable(Float64))", metric.sql())]
+
+
+def merged(metric: Metric) -> str:
+    """The metric over rollup rows: sum the partials, then divide (or max/min of the extremes)."""
+    base = f"{metric.name}_v{metric.version}"
+    if metric.aggregation is Aggregation.RATIO:
+        return f"sum({base}__num) / nullIf(sum({base}__den), 0)"
+    fn = metric.aggregation.value
+    return f"{fn}OrNull({base}__{fn})"
+
+
+def _wanted(catalog: Catalog) -> list[Column]:
+    return [c for m in catalog if m.source == "samples" for c in columns(m)]
+
+
+def _create_table_sql(retention_days: int) -> str:
+    keys = ",\n    ".join(f"{k} {_KEY_TYPES.get(k, 'String')}" for k in KEYS)
+    return f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+    {keys},
+    minute DateTime('UTC'),
+    samples SimpleAggregateFunction(sum, UInt64)
+) ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(minute)
+ORDER BY (app_id, minute, room_id, user_id, session_id, kind, direction, peer_id, source)
+TTL minute + INTERVAL {int(retention_days)} DAY
+SETTINGS fsync_after_insert = 1, fsync_part_directory = 1"""
+
+
+def _select_sql(wanted: list[Column], with_count: bool) -> str:
+    parts = [*KEYS, "toStartOfMinute(ts) AS minute"]
+    if with_count:
+        parts.append("count() AS samples")
+    parts += [f"{c.select} AS {c.name}" for c in wanted]
+    # Fixed key names and catalog SQL only; no request value reaches this text.
+    return f"SELECT {', '.join(parts)} FROM samples GROUP BY {', '.join(KEYS)}, minute"  # noqa: S608
+
+
+def ensure(backend: StorageBackend, catalog: Catalog, *, retention_days: int) -> list[str]:
+    """Bring the rollup up to the catalog. Runs at start-up, before ingest, so the backfill
+    and the view never both count the same sample. Returns the columns added."""
+    existed = bool(backend.query("EXISTS TABLE " + TABLE)[0].popitem()[1])
+    backend.command(_create_table_sql(retention_days))
+    backend.command(f"ALTER TABLE {TABLE} MODIFY TTL minute + INTERVAL {int(retention_days)} DAY")
+    present = {r["name"] for r in backend.query(f"DESCRIBE TABLE {TABLE}")}
+    wanted = _wanted(catalog)
+    missing = [c for c in wanted if c.name not in present]
+    view = backend.query("EXISTS TABLE " + VIEW)[0].popitem()[1]
+    if not missing and view:
+        return []
+    backend.command(f"DROP VIEW IF EXISTS {VIEW}")
+    for c in missing:
+        backend.command(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS {c.name} {c.type}")
+    backend.command(f"CREATE MATERIALIZED VIEW {VIEW} TO {TABLE} AS {_select_sql(wanted, with_count=True)}")
+    # Rows holding only the new columns (zeros elsewhere) merge into the existing minutes exactly.
+    backfill = wanted if not existed else missing
+    if backfill:
+        names = ", ".join(
+            [*KEYS, "minute", *(["samples"] if not existed else []), *(c.name for c in backfill)]
+        )
+        backend.command(f"INSERT INTO {TABLE} ({names}) {_select_sql(backfill, with_count=not existed)}")
+    return [c.name for c in missing]

@@ -1,0 +1,77 @@
+"""`GET /v1/apps/{app_id}/metrics`: catalog metrics over a scope, time range and interval."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from callscope.analytics import query
+from callscope.analytics.metrics import CATALOG
+from callscope.api.deps import AppOwnerDep, ServicesDep
+from callscope.api.native import schemas
+from callscope.api.native.calls import When, time_range
+from callscope.api.responses import JSONBytes
+
+router = APIRouter(tags=["metrics"], responses=schemas.ERRORS)
+Many = Annotated[list[str], Query()]
+
+
+@router.get("/v1/apps/{app_id}/metrics", response_model=schemas.MetricResult)
+async def metrics(
+    app_id: AppOwnerDep,
+    services: ServicesDep,
+    start: When,
+    end: When,
+    metric: Annotated[list[str], Query(description="Catalog names (docs/metrics.md); repeat for several")],
+    interval: Literal["1m", "5m", "10m", "1h", "1d", "total"] = "1m",
+    room_id: str | None = None,
+    user_id: str | None = None,
+    session_id: str | None = None,
+    peer_id: str | None = None,
+    kind: Many = [],  # noqa: B006 - FastAPI reads the default, never mutates it
+    direction: Many = [],  # noqa: B006
+    source: Many = [],  # noqa: B006
+    group_by: Many = [],  # noqa: B006
+) -> JSONBytes:
+    """Metric values per bucket (or in total), optionally grouped; `null` where nothing was measured."""
+    result = await asyncio.to_thread(
+        query.query_metrics,
+        services.backend,
+        metrics=metric,
+        scope=query.Scope(app_id, room_id, user_id, session_id, peer_id),
+        window=time_range(start, end),
+        interval=interval,
+        filters=query.Filters(tuple(kind), tuple(direction), tuple(source)),
+        group_by=group_by,
+    )
+    return JSONBytes(
+        {
+            "interval": result.interval,
+            "metrics": [m.__dict__ for m in result.metrics],
+            "group_by": result.group_by,
+            "rows": result.rows,
+        }
+    )
+
+
+@router.get(
+    "/v1/apps/{app_id}/metric-definitions",
+    response_model=list[schemas.MetricDefinition],
+    summary="The metric catalog (the same for every app; docs/metrics.md has the formulas)",
+)
+async def catalog(app_id: AppOwnerDep) -> JSONBytes:
+    return JSONBytes(
+        [
+            {
+                "name": m.name,
+                "version": m.version,
+                "unit": m.unit,
+                "better": m.better.value,
+                "description": m.description,
+                "thresholds": None if m.thresholds is None else m.thresholds.__dict__,
+            }
+            for m in CATALOG
+        ]
+    )

@@ -1,0 +1,205 @@
+"""Metric queries from the per-minute rollup agree with the same definitions over raw samples."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from callscope.analytics import rollups
+from callscope.analytics.metrics import CATALOG, Aggregation, Better, Catalog, Metric, Vector
+from callscope.analytics.query import Filters, Scope, query_metrics
+from callscope.analytics.timerange import TimeRange
+from callscope.app import Services
+from tests.helpers import bearer
+
+MIN_MS = 60_000
+KINDS = [("audio", "up"), ("audio", "down"), ("video", "up"), ("video", "down"), ("device", "none")]
+
+
+def _maybe(rng: random.Random, value: float) -> float | None:
+    return None if rng.random() < 0.1 else value  # some windows leave a metric unmeasured
+
+
+def random_samples(seed: int, t0_ms: int) -> list[dict[str, Any]]:
+    rng, out = random.Random(seed), []
+    for room in ("r1", "r2"):
+        for user in ("u1", "u2", "u3"):
+            for kind, direction in KINDS:
+                for i in range(30):  # 30 windows of 5 s: 2.5 minutes
+                    sample: dict[str, Any] = {
+                        "room_id": room,
+                        "user_id": user,
+                        "session_id": f"s-{room}-{user}",
+                        "ts": t0_ms + i * 5000 + rng.randint(0, 999),
+                        "kind": kind,
+                        "direction": direction,
+                        "peer_id": "u9" if direction == "down" else "",
+                        "window_ms": 5000,
+                        "bitrate_kbps": _maybe(rng, rng.uniform(20, 2000)),
+                        "rtt_ms": _maybe(rng, rng.uniform(10, 500)),
+                        "jitter_ms": _maybe(rng, rng.uniform(0, 60)),
+                        "loss_ratio": _maybe(rng, rng.choice([0.0, 0.0, 0.01, 0.08, 0.3])),
+                    }
+                    if kind == "video":
+                        sample |= {"fps": rng.uniform(5, 30), "height_px": rng.choice([0, 360, 720])}
+                        sample["freeze_ms"] = rng.choice([0, 0, 0, 300, 2500]) if direction == "down" else 0
+                    if kind == "audio" and direction == "down":
+                        sample["concealment_ratio"] = _maybe(rng, rng.uniform(0, 0.2))
+                    if kind == "device":
+                        sample |= {"app_cpu_ratio": rng.uniform(0, 1), "system_cpu_ratio": rng.uniform(0, 1)}
+                        for key in ("bitrate_kbps", "rtt_ms", "jitter_ms", "loss_ratio"):
+                            sample.pop(key)
+                    out.append({k: v for k, v in sample.items() if v is not None})
+    return out
+
+
+@pytest.fixture(scope="module")
+def loaded(services: Services, base_url: str) -> dict[str, Any]:
+    app, key = services.tenancy.create_app("metrics")
+    t0_ms = (int(time.time() * 1000) // MIN_MS - 30) * MIN_MS
+    samples = random_samples(11, t0_ms)
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        for i in range(0, len(samples), 500):
+            reply = client.post(
+                "/v1/ingest/samples", json={"samples": samples[i : i + 500]}, headers=bearer(key)
+            )
+            assert reply.status_code == 200 and reply.json()["accepted"] == len(samples[i : i + 500])
+    window = TimeRange.parse(t0_ms - MIN_MS, t0_ms + 10 * MIN_MS)
+    return {"app_id": app.app_id, "key": key, "window": window, "count": len(samples), "t0_ms": t0_ms}
+
+
+def direct(services: Services, metric: Metric, app_id: str, extra_where: str = "1", group: str = "") -> Any:
+    """The definition evaluated over the raw samples: the ground the rollup must match."""
+    columns = f"{group}, {metric.sql()}" if group else metric.sql()
+    sql = f"SELECT {columns} AS v FROM samples WHERE app_id = {{app:String}} AND {extra_where}"  # noqa: S608
+    if group:
+        sql += f" GROUP BY {group} ORDER BY {group}"
+    return services.backend.query(sql, {"app": app_id})
+
+
+def close(a: float | None, b: float | None) -> bool:
+    if a is None or b is None or (isinstance(b, float) and math.isnan(b)):
+        return a is None and (b is None or math.isnan(b))
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def test_every_metric_in_total_matches_the_raw_definition(services: Services, loaded: dict[str, Any]) -> None:
+    result = query_metrics(
+        services.backend,
+        metrics=[m.name for m in CATALOG],
+        scope=Scope(loaded["app_id"]),
+        window=loaded["window"],
+        interval="total",
+    )
+    [row] = result.rows
+    assert row["samples"] == loaded["count"]
+    for metric in CATALOG:
+        expected = direct(services, metric, loaded["app_id"])[0]["v"]
+        assert close(row[metric.name], expected), (
+            f"{metric.name}: rollup {row[metric.name]} vs raw {expected}"
+        )
+    assert row["audio_mos"] is not None and row["video_freeze_rate"] is not None  # the data exercised them
+
+
+def test_minutes_grouped_and_filtered_match_the_raw_definition(
+    services: Services, loaded: dict[str, Any]
+) -> None:
+    metric = CATALOG["loss_ratio"]
+    result = query_metrics(
+        services.backend,
+        metrics=["loss_ratio", "rtt_ms_max"],
+        scope=Scope(loaded["app_id"], room_id="r1"),
+        window=loaded["window"],
+        interval="1m",
+        filters=Filters(kind=("video",)),
+        group_by=["direction"],
+    )
+    raw = direct(
+        services,
+        metric,
+        loaded["app_id"],
+        "room_id = 'r1' AND kind = 'video'",
+        "toDateTime64(toStartOfMinute(ts), 0, 'UTC') AS ts, direction",
+    )
+    assert [(r["ts"].astimezone(UTC), r["direction"]) for r in result.rows] == [
+        (r["ts"].astimezone(UTC), r["direction"]) for r in raw
+    ]
+    assert len(result.rows) >= 6  # 3 minutes × up/down
+    for got, want in zip(result.rows, raw, strict=True):
+        assert close(got["loss_ratio"], want["v"])
+    assert {m.name: m.unit for m in result.metrics} == {"loss_ratio": "ratio 0..1", "rtt_ms_max": "ms"}
+
+
+def test_a_new_metric_is_backfilled_from_stored_samples(services: Services, loaded: dict[str, Any]) -> None:
+    doubled = Metric(
+        name="test_bitrate_doubled",
+        unit="kbit/s",
+        description="test only",
+        better=Better.HIGHER,
+        version=1,
+        source="samples",
+        fields=("bitrate_kbps",),
+        aggregation=Aggregation.RATIO,
+        value="bitrate_kbps * 2",
+        vectors=(Vector("x", ({"bitrate_kbps": 1.0},), 2.0),),
+    )
+    extended = Catalog(dict(CATALOG.metrics))
+    extended.register(doubled)
+    added = rollups.ensure(services.backend, extended, retention_days=31)
+    assert added == ["test_bitrate_doubled_v1__num", "test_bitrate_doubled_v1__den"]
+    assert rollups.ensure(services.backend, extended, retention_days=31) == []  # idempotent
+    scope, window = Scope(loaded["app_id"]), loaded["window"]
+    both = query_metrics(
+        services.backend,
+        metrics=["bitrate_kbps", "test_bitrate_doubled"],
+        scope=scope,
+        window=window,
+        interval="total",
+        catalog=extended,
+    ).rows[0]
+    assert both["test_bitrate_doubled"] == pytest.approx(2 * both["bitrate_kbps"], rel=1e-12)
+
+
+def test_metrics_api_answers_with_units_and_errors_in_problem_json(
+    client: httpx.Client, loaded: dict[str, Any], new_app: Callable[[], tuple[str, str]]
+) -> None:
+    window: TimeRange = loaded["window"]
+    params: dict[str, Any] = {
+        "start": window.start_us // 1000,
+        "end": window.end_us // 1000,
+        "metric": ["audio_mos", "video_freeze_rate"],
+        "interval": "total",
+        "kind": ["audio", "video"],
+    }
+    url = f"/v1/apps/{loaded['app_id']}/metrics"
+    body = client.get(url, params=params, headers=bearer(loaded["key"])).json()
+    assert body["metrics"][0] == {"name": "audio_mos", "unit": "MOS 1..5", "version": 1, "better": "higher"}
+    assert 1 <= body["rows"][0]["audio_mos"] <= 5
+    bad = client.get(url, params={**params, "metric": "mos"}, headers=bearer(loaded["key"]))
+    assert bad.status_code == 400 and "unknown metric 'mos'" in bad.json()["detail"]
+    assert bad.json()["field"] == "metric"
+    grouped = client.get(url, params={**params, "group_by": "ip"}, headers=bearer(loaded["key"]))
+    assert grouped.status_code == 400 and "cannot group by ip" in grouped.json()["detail"]
+    _, other_key = new_app()
+    assert client.get(url, params=params, headers=bearer(other_key)).status_code == 403
+    defs = client.get(f"/v1/apps/{loaded['app_id']}/metric-definitions", headers=bearer(loaded["key"])).json()
+    assert {d["name"] for d in defs} == {m.name for m in CATALOG}
+
+
+def test_nothing_measured_is_null_not_zero(services: Services) -> None:
+    now = datetime.now(tz=UTC)
+    empty = query_metrics(
+        services.backend,
+        metrics=["loss_ratio", "rtt_ms_max"],
+        scope=Scope("0000000000"),
+        window=TimeRange.parse(int(now.timestamp() * 1000) - 3_600_000, int(now.timestamp() * 1000)),
+        interval="total",
+    )
+    assert empty.rows[0]["loss_ratio"] is None and empty.rows[0]["rtt_ms_max"] is None
