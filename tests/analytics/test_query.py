@@ -106,6 +106,7 @@ def test_every_metric_in_total_matches_the_raw_definition(services: Services, lo
             f"{metric.name}: rollup {row[metric.name]} vs raw {expected}"
         )
     assert row["audio_mos"] is not None and row["video_freeze_rate"] is not None  # the data exercised them
+    assert (row["online_users"], row["rooms_in_use"]) == (3, 2)  # u1..u3 in both rooms r1, r2
 
 
 def test_minutes_grouped_and_filtered_match_the_raw_definition(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from callscope.analytics import rollups
-from callscope.analytics.metrics import CATALOG, Catalog, Metric
+from callscope.analytics.metrics import CATALOG, Aggregation, Catalog, Metric
 from callscope.analytics.timerange import TimeRange
 from callscope.errors import BadRequest
 from callscope.storage.base import StorageBackend
@@ -125,6 +125,9 @@ def query_metrics(
     for row in rows:
         for m in chosen:
             value = row[m.name]
-            row[m.name] = None if value is None or value != value else float(value)  # NaN → None
+            if m.aggregation is Aggregation.DISTINCT:
+                row[m.name] = int(value)
+            else:
+                row[m.name] = None if value is None or value != value else float(value)  # NaN → None
     info = [MetricInfo(m.name, m.unit, m.version, m.better.value) for m in chosen]
     return MetricResult(interval, info, list(dict.fromkeys(group_by)), rows)

@@ -51,6 +51,10 @@ def columns(metric: Metric) -> list[Column]:
                 f"sumIf({metric.denominator_sql()}, {metric.where})",
             ),
         ]
+    if metric.aggregation is Aggregation.DISTINCT:
+        if metric.value not in KEYS:
+            raise ValueError(f"{metric.name}: distinct counts need a rollup key, not {metric.value}")
+        return []  # counted over the rollup's own key columns
     fn = metric.aggregation.value
     return [Column(f"{base}__{fn}", f"SimpleAggregateFunction({fn}, Nullable(Float64))", metric.sql())]
 
@@ -60,6 +64,8 @@ def merged(metric: Metric) -> str:
     base = f"{metric.name}_v{metric.version}"
     if metric.aggregation is Aggregation.RATIO:
         return f"sum({base}__num) / nullIf(sum({base}__den), 0)"
+    if metric.aggregation is Aggregation.DISTINCT:
+        return metric.sql()  # `where` reads key columns only, which the rollup keeps
     fn = metric.aggregation.value
     return f"{fn}OrNull({base}__{fn})"
 
