@@ -63,6 +63,7 @@ def random_samples(seed: int, t0_ms: int) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def loaded(services: Services, base_url: str) -> dict[str, Any]:
     app, key = services.tenancy.create_app("metrics")
+    services.auth.refresh()
     t0_ms = (int(time.time() * 1000) // MIN_MS - 30) * MIN_MS
     samples = random_samples(11, t0_ms)
     with httpx.Client(base_url=base_url, timeout=30) as client:
