@@ -26,7 +26,7 @@ from callscope.observability import Metrics
 from callscope.settings import Settings
 from callscope.storage.dedupe import RecentKeys, reload_recent_keys
 from callscope.storage.idempotency import IdempotencyLedger
-from callscope.storage.migrations import migrate, set_fsync
+from callscope.storage.migrations import DURABLE_TABLES, migrate, set_fsync, set_retention
 from callscope.storage.registry import open_backend
 from callscope.storage.tenancy import TenancyStore
 from callscope.storage.writer import GroupCommitWriter
@@ -42,7 +42,8 @@ def build_services(settings: Settings) -> Services:
         rollup_columns = rollups.ensure(
             backend, CATALOG, retention_days=settings.minute_rollup_retention_days
         )
-        set_fsync(backend, enabled=settings.fsync)
+        set_retention(backend, "samples", "ts", settings.sample_retention_days)
+        set_fsync(backend, enabled=settings.fsync, tables=(*DURABLE_TABLES, rollups.TABLE))
         metrics = Metrics()
         recent = RecentKeys(settings.dedupe_memory_keys)
         reloaded = reload_recent_keys(

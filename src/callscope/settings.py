@@ -106,6 +106,13 @@ class Settings(BaseSettings):
         ge=3600,
         description="How long an `Idempotency-Key` is remembered (bulk-import keys never expire).",
     )
+    sample_retention_days: int = Field(
+        14,
+        ge=1,
+        le=3650,
+        description="Days raw samples are kept (the engine's TTL drops older ones; SparkRTC and "
+        "TRTC keep per-user detail 14 days). Per-minute rollups outlive them.",
+    )
     minute_rollup_retention_days: int = Field(
         31,
         ge=31,

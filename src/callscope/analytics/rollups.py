@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from callscope.analytics.metrics import Aggregation, Catalog, Metric
 from callscope.storage.base import StorageBackend
+from callscope.storage.migrations import set_retention
 
 TABLE = "stream_minutes"
 VIEW = "stream_minutes_mv"
@@ -101,7 +102,7 @@ def ensure(backend: StorageBackend, catalog: Catalog, *, retention_days: int) ->
     and the view never both count the same sample. Returns the columns added."""
     existed = bool(backend.query("EXISTS TABLE " + TABLE)[0].popitem()[1])
     backend.command(_create_table_sql(retention_days))
-    backend.command(f"ALTER TABLE {TABLE} MODIFY TTL minute + INTERVAL {int(retention_days)} DAY")
+    set_retention(backend, TABLE, "minute", retention_days)
     present = {r["name"] for r in backend.query(f"DESCRIBE TABLE {TABLE}")}
     wanted = _wanted(catalog)
     missing = [c for c in wanted if c.name not in present]

@@ -57,10 +57,25 @@ def migrate(backend: StorageBackend) -> list[int]:
     return applied
 
 
-def set_fsync(backend: StorageBackend, *, enabled: bool) -> None:
+DURABLE_TABLES = ("samples", "events", "ingest_batches")
+
+
+def set_fsync(backend: StorageBackend, *, enabled: bool, tables: tuple[str, ...] = DURABLE_TABLES) -> None:
     """fsync is a table setting in ClickHouse; the `fsync` setting flips it on every durable table."""
     flag = int(enabled)
-    for table in ("samples", "events", "ingest_batches"):
+    for table in tables:
         backend.command(
             f"ALTER TABLE {table} MODIFY SETTING fsync_after_insert = {flag}, fsync_part_directory = {flag}"
         )
+
+
+def set_retention(backend: StorageBackend, table: str, time_column: str, days: int) -> None:
+    """Rows older than `days` are dropped by the engine's TTL as parts merge; ingest never waits.
+
+    `materialize_ttl_after_modify = 0` keeps this a metadata change at start-up (no rewrite of
+    existing parts); parts written before a change get the new TTL when they next merge.
+    """
+    backend.command(
+        f"ALTER TABLE {table} MODIFY TTL toDateTime({time_column}) + INTERVAL {int(days)} DAY "
+        "SETTINGS materialize_ttl_after_modify = 0"
+    )

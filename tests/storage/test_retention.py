@@ -1,0 +1,26 @@
+"""Retention tiers are the engine's TTLs, set from the settings at start-up."""
+
+from __future__ import annotations
+
+from callscope.app import Services
+
+
+def _create_query(services: Services, table: str) -> str:
+    rows = services.backend.query(
+        "SELECT create_table_query AS q FROM system.tables "
+        "WHERE database = currentDatabase() AND name = {t:String}",
+        {"t": table},
+    )
+    return str(rows[0]["q"])
+
+
+def test_samples_and_minutes_expire_after_their_configured_days(services: Services) -> None:
+    settings = services.settings
+    assert f"TTL toDateTime(ts) + toIntervalDay({settings.sample_retention_days})" in _create_query(
+        services, "samples"
+    )
+    assert (
+        f"TTL toDateTime(minute) + toIntervalDay({settings.minute_rollup_retention_days})"
+        in _create_query(services, "stream_minutes")
+    )
+    assert settings.sample_retention_days >= 14 and settings.minute_rollup_retention_days >= 31
