@@ -14,9 +14,9 @@ import pytest
 from callscope.analytics.metrics import CATALOG, Aggregation, Metric, Vector
 from callscope.app import Services
 from callscope.storage.base import StorageBackend
-from callscope.storage.schema import SAMPLES
+from callscope.storage.schema import EVENTS, SAMPLES
 
-SCHEMAS = {"samples": SAMPLES}
+SCHEMAS = {"samples": SAMPLES, "events": EVENTS}
 CASES = [(m, v) for m in CATALOG for v in m.vectors]
 
 
@@ -40,15 +40,19 @@ def _table(schema: pa.Schema, rows: tuple[dict[str, Any], ...]) -> pa.Table:
 @pytest.fixture(scope="module")
 def scratch(services: Services) -> Iterator[tuple[StorageBackend, str]]:
     """A scratch copy of each source table's structure (Memory engine), dropped afterwards."""
-    backend, name = services.backend, f"vectors_{uuid.uuid4().hex[:8]}"
-    backend.command(f"CREATE TABLE {name} AS samples ENGINE = Memory")
-    yield backend, name
-    backend.command(f"DROP TABLE IF EXISTS {name}")
+    backend, prefix = services.backend, f"vectors_{uuid.uuid4().hex[:8]}"
+    for source in SCHEMAS:
+        backend.command(f"CREATE TABLE {prefix}_{source} AS {source} ENGINE = Memory")
+    yield backend, prefix
+    for source in SCHEMAS:
+        backend.command(f"DROP TABLE IF EXISTS {prefix}_{source}")
 
 
-def evaluate(backend: StorageBackend, table: str, metric: Metric, rows: tuple[dict[str, Any], ...]) -> Any:
+def evaluate(backend: StorageBackend, prefix: str, metric: Metric, rows: tuple[dict[str, Any], ...]) -> Any:
+    table = f"{prefix}_{metric.source}"
     backend.command(f"TRUNCATE TABLE {table}")
-    backend.insert_arrow(table, _table(SCHEMAS[metric.source], rows))
+    if rows:
+        backend.insert_arrow(table, _table(SCHEMAS[metric.source], rows))
     return backend.query(f"SELECT {metric.sql()} AS v FROM {table}")[0]["v"]  # noqa: S608 - catalog SQL
 
 

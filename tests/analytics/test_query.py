@@ -17,6 +17,7 @@ from callscope.analytics.metrics import CATALOG, Aggregation, Better, Catalog, M
 from callscope.analytics.query import Filters, Scope, query_metrics
 from callscope.analytics.timerange import TimeRange
 from callscope.app import Services
+from callscope.errors import BadRequest
 from tests.helpers import bearer
 
 MIN_MS = 60_000
@@ -72,6 +73,15 @@ def loaded(services: Services, base_url: str) -> dict[str, Any]:
                 "/v1/ingest/samples", json={"samples": samples[i : i + 500]}, headers=bearer(key)
             )
             assert reply.status_code == 200 and reply.json()["accepted"] == len(samples[i : i + 500])
+        sessions = sorted({(s["room_id"], s["user_id"], s["session_id"]) for s in samples})
+        events = [
+            {"room_id": r, "user_id": u, "session_id": s, "ts": t0_ms, "type": "join"} for r, u, s in sessions
+        ]
+        events.append(
+            {"room_id": "r1", "user_id": "u4", "session_id": "s-x", "ts": t0_ms, "type": "join_failed"}
+        )
+        reply = client.post("/v1/ingest/events", json={"events": events}, headers=bearer(key))
+        assert reply.json()["accepted"] == 7
     window = TimeRange.parse(t0_ms - MIN_MS, t0_ms + 10 * MIN_MS)
     return {"app_id": app.app_id, "key": key, "window": window, "count": len(samples), "t0_ms": t0_ms}
 
@@ -79,7 +89,7 @@ def loaded(services: Services, base_url: str) -> dict[str, Any]:
 def direct(services: Services, metric: Metric, app_id: str, extra_where: str = "1", group: str = "") -> Any:
     """The definition evaluated over the raw samples: the ground the rollup must match."""
     columns = f"{group}, {metric.sql()}" if group else metric.sql()
-    sql = f"SELECT {columns} AS v FROM samples WHERE app_id = {{app:String}} AND {extra_where}"  # noqa: S608
+    sql = f"SELECT {columns} AS v FROM {metric.source} WHERE app_id = {{app:String}} AND {extra_where}"  # noqa: S608
     if group:
         sql += f" GROUP BY {group} ORDER BY {group}"
     return services.backend.query(sql, {"app": app_id})
@@ -108,6 +118,7 @@ def test_every_metric_in_total_matches_the_raw_definition(services: Services, lo
         )
     assert row["audio_mos"] is not None and row["video_freeze_rate"] is not None  # the data exercised them
     assert (row["online_users"], row["rooms_in_use"]) == (3, 2)  # u1..u3 in both rooms r1, r2
+    assert (row["sessions"], row["join_success_rate"]) == (6, pytest.approx(6 / 7))
 
 
 def test_minutes_grouped_and_filtered_match_the_raw_definition(
@@ -167,6 +178,17 @@ def test_a_new_metric_is_backfilled_from_stored_samples(services: Services, load
         catalog=extended,
     ).rows[0]
     assert both["test_bitrate_doubled"] == pytest.approx(2 * both["bitrate_kbps"], rel=1e-12)
+
+
+def test_event_metrics_refuse_stream_filters(services: Services, loaded: dict[str, Any]) -> None:
+    with pytest.raises(BadRequest, match="join_success_rate: cannot filter by kind"):
+        query_metrics(
+            services.backend,
+            metrics=["join_success_rate"],
+            scope=Scope(loaded["app_id"]),
+            window=loaded["window"],
+            filters=Filters(kind=("audio",)),
+        )
 
 
 def test_metrics_api_answers_with_units_and_errors_in_problem_json(

@@ -7,7 +7,7 @@ whole number of minutes and cost minutes, not samples, to compute.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -85,18 +85,86 @@ def query_metrics(
     catalog: Catalog = CATALOG,
 ) -> MetricResult:
     chosen = _metrics(metrics, catalog)
-    bad = [g for g in group_by if g not in GROUPABLE]
+    keys = list(dict.fromkeys(group_by))
+    bad = [g for g in keys if g not in GROUPABLE]
     if bad:
         raise BadRequest(
             f"cannot group by {', '.join(bad)}; choose from {', '.join(GROUPABLE)}", field="group_by"
         )
     if interval != "total" and interval not in INTERVAL_S:
         raise BadRequest(f"interval must be one of {', '.join([*INTERVAL_S, 'total'])}", field="interval")
+    by_source: dict[str, list[Metric]] = {}
+    for m in chosen:
+        by_source.setdefault(m.source, []).append(m)
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for source, group in by_source.items():
+        plan = _SOURCES[source]
+        rows = _run(backend, plan, group, scope, window, interval, filters, keys)
+        for row in rows:
+            key = tuple(row.get(k) for k in ("ts", *keys))
+            merged.setdefault(key, {}).update(row)
+    out = []
+    for key in sorted(merged, key=lambda k: tuple((v is None, v) for v in k)):
+        row = merged[key]
+        for m in chosen:
+            value = row.get(m.name)
+            if m.aggregation is Aggregation.DISTINCT:
+                row[m.name] = int(value or 0)
+            else:
+                row[m.name] = None if value is None or value != value else float(value)  # NaN → None
+        out.append(row)
+    info = [MetricInfo(m.name, m.unit, m.version, m.better.value) for m in chosen]
+    return MetricResult(interval, info, keys, out)
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where a source's metrics are computed: the table, its time column, what it can filter."""
+
+    table: str
+    time_column: str
+    columns: frozenset[str]
+    count: str  # how many source rows the answer covers, named after them
+    expression: Callable[[Metric], str]
+
+
+_SOURCES = {
+    # Samples are many: their metrics come from the per-minute rollup.
+    "samples": _Source(
+        rollups.TABLE,
+        "minute",
+        frozenset(GROUPABLE),
+        "sum(samples) AS samples",
+        rollups.merged,
+    ),
+    # Events are few (a handful per session): their metrics are computed from the rows.
+    "events": _Source(
+        "events",
+        "ts",
+        frozenset({"room_id", "user_id", "session_id", "peer_id", "source"}),
+        "count() AS events",
+        lambda m: m.sql(),
+    ),
+}
+
+
+def _run(
+    backend: StorageBackend,
+    plan: _Source,
+    chosen: list[Metric],
+    scope: Scope,
+    window: TimeRange,
+    interval: str,
+    filters: Filters,
+    keys: list[str],
+) -> list[dict[str, Any]]:
+    names = ", ".join(m.name for m in chosen)
+    t = plan.time_column
     params: dict[str, Any] = {"app": scope.app_id, "lo": window.start_us, "hi": window.end_us}
     where = [
         "app_id = {app:String}",
-        "minute >= toStartOfMinute(fromUnixTimestamp64Micro({lo:Int64}, 'UTC'))",
-        "minute < fromUnixTimestamp64Micro({hi:Int64}, 'UTC')",
+        f"{t} >= toStartOfMinute(fromUnixTimestamp64Micro({{lo:Int64}}, 'UTC'))",
+        f"{t} < fromUnixTimestamp64Micro({{hi:Int64}}, 'UTC')",
     ]
     for key in ("room_id", "user_id", "session_id", "peer_id"):
         value = getattr(scope, key)
@@ -105,29 +173,23 @@ def query_metrics(
             where.append(f"{key} = {{{key}:String}}")
     for key in ("kind", "direction", "source"):
         values = getattr(filters, key)
+        if values and key not in plan.columns:
+            raise BadRequest(f"{names}: cannot filter by {key}", field=key)
         if values:  # one bound parameter per value: the engine's Array binding is unreliable
-            names = [f"{key}_{i}" for i in range(len(values))]
-            params |= dict(zip(names, values, strict=True))
-            where.append(f"{key} IN ({', '.join(f'{{{n}:String}}' for n in names)})")
-    keys = list(dict.fromkeys(group_by))
-    select = [*keys, "sum(samples) AS samples", *(f"{rollups.merged(m)} AS `{m.name}`" for m in chosen)]
+            bound = [f"{key}_{i}" for i in range(len(values))]
+            params |= dict(zip(bound, values, strict=True))
+            where.append(f"{key} IN ({', '.join(f'{{{n}:String}}' for n in bound)})")
+    unusable = [k for k in keys if k not in plan.columns]
+    if unusable:
+        raise BadRequest(f"{names}: cannot group by {', '.join(unusable)}", field="group_by")
+    select = [*keys, plan.count, *(f"{plan.expression(m)} AS `{m.name}`" for m in chosen)]
+    group_keys = list(keys)
     if interval != "total":
         # DateTime64 so the bucket reaches Python as a datetime (a DateTime comes back as an int).
-        bucket = (
-            f"toDateTime64(toStartOfInterval(minute, toIntervalSecond({INTERVAL_S[interval]})), 0, 'UTC')"
-        )
-        select.insert(0, f"{bucket} AS ts")
-        keys = ["ts", *keys]
-    group = f" GROUP BY {', '.join(keys)} ORDER BY {', '.join(keys)}" if keys else ""
+        seconds = INTERVAL_S[interval]
+        select.insert(0, f"toDateTime64(toStartOfInterval({t}, toIntervalSecond({seconds})), 0, 'UTC') AS ts")
+        group_keys = ["ts", *group_keys]
+    group = f" GROUP BY {', '.join(group_keys)}" if group_keys else ""
     # Only catalog SQL, fixed column names and validated keys are formatted in; values are bound.
-    sql = f"SELECT {', '.join(select)} FROM {rollups.TABLE} WHERE {' AND '.join(where)}{group}"  # noqa: S608
-    rows = backend.query(sql, params)
-    for row in rows:
-        for m in chosen:
-            value = row[m.name]
-            if m.aggregation is Aggregation.DISTINCT:
-                row[m.name] = int(value)
-            else:
-                row[m.name] = None if value is None or value != value else float(value)  # NaN → None
-    info = [MetricInfo(m.name, m.unit, m.version, m.better.value) for m in chosen]
-    return MetricResult(interval, info, list(dict.fromkeys(group_by)), rows)
+    sql = f"SELECT {', '.join(select)} FROM {plan.table} WHERE {' AND '.join(where)}{group}"  # noqa: S608
+    return backend.query(sql, params)
