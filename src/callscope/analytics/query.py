@@ -110,6 +110,8 @@ def query_metrics(
             value = row.get(m.name)
             if m.aggregation is Aggregation.DISTINCT:
                 row[m.name] = int(value or 0)
+            elif m.aggregation is Aggregation.SUM:
+                row[m.name] = float(value or 0)  # nothing received is 0 minutes, not unknown
             else:
                 row[m.name] = None if value is None or value != value else float(value)  # NaN → None
         out.append(row)

@@ -52,6 +52,8 @@ def columns(metric: Metric) -> list[Column]:
                 f"sumIf({metric.denominator_sql()}, {metric.where})",
             ),
         ]
+    if metric.aggregation is Aggregation.SUM:
+        return [Column(f"{base}__sum", "SimpleAggregateFunction(sum, Float64)", metric.sql())]
     if metric.aggregation is Aggregation.DISTINCT:
         if metric.value not in KEYS:
             raise ValueError(f"{metric.name}: distinct counts need a rollup key, not {metric.value}")
@@ -65,6 +67,8 @@ def merged(metric: Metric) -> str:
     base = f"{metric.name}_v{metric.version}"
     if metric.aggregation is Aggregation.RATIO:
         return f"sum({base}__num) / nullIf(sum({base}__den), 0)"
+    if metric.aggregation is Aggregation.SUM:
+        return f"sum({base}__sum)"
     if metric.aggregation is Aggregation.DISTINCT:
         return metric.sql()  # `where` reads key columns only, which the rollup keeps
     fn = metric.aggregation.value

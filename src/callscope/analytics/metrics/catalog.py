@@ -1,7 +1,7 @@
 """What a metric is: a registered, versioned, documented definition with known answers.
 
 Every metric is a ratio of two sums over rows of one source table (or a max/min of a per-row
-value, or a count of distinct keys), because these roll up: a minute's numerator and
+value, a sum, or a count of distinct keys), because these roll up: a minute's numerator and
 denominator add into an hour's or a day's, and any filter or group-by can be applied before the
 division. A mean of a per-row value
 is the ratio of Σ value over Σ 1 where the value was measured (NaN rows excluded, never counted
@@ -31,6 +31,7 @@ class Aggregation(StrEnum):
     RATIO = "ratio"  # Σ numerator / Σ denominator over the rows that pass the filter
     MAX = "max"  # largest measured per-row value
     MIN = "min"  # smallest measured per-row value
+    SUM = "sum"  # total of a measured per-row value (durations, counts)
     DISTINCT = "distinct"  # how many different values of a key column (users, rooms) the rows have
 
 
@@ -86,6 +87,8 @@ class Metric:
             return f"sumIf({num}, {self.where}) / nullIf(sumIf({den}, {self.where}), 0)"
         if self.aggregation is Aggregation.DISTINCT:
             return f"uniqExactIf({self.value}, {self.where})"
+        if self.aggregation is Aggregation.SUM:
+            return f"sumIf({self.numerator_sql()}, {self.where})"
         fn = "max" if self.aggregation is Aggregation.MAX else "min"
         return f"{fn}IfOrNull(toFloat64({self.value}), ({self.where}) AND isFinite(toFloat64({self.value})))"
 
