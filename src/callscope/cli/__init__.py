@@ -6,7 +6,8 @@ import click
 
 from callscope.cli.apps import apps
 from callscope.cli.data import import_command, settings_command
-from callscope.cli.serve import serve, simulate
+from callscope.cli.serve import serve
+from callscope.cli.simulate import simulate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,4 +1,4 @@
-"""`callscope serve` and `callscope simulate`."""
+"""`callscope serve`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from callscope.app import build_services, create_app
 from callscope.cli.context import load_settings
 from callscope.errors import CallscopeError
 from callscope.observability import configure_logging
-from callscope.simulate.traffic import TrafficGenerator, TrafficPlan, run_live
+from callscope.simulate.demo import run_demo
+from callscope.simulate.traffic import SimulationError, Target
 
 log = logging.getLogger(__name__)
 DEMO_APP_ID = "1400000000"
@@ -75,26 +76,7 @@ def _demo_traffic(base_url: str, api_key: str, server: uvicorn.Server, stop: thr
         "Press Ctrl-C to stop.\n",
         err=True,
     )
-    generator = TrafficGenerator(base_url, DEMO_APP_ID, api_key, TrafficPlan(rooms=4, users_per_room=3))
     try:
-        run_live(generator, windows=None, stop=stop.is_set)
-    except httpx.HTTPError:
+        run_demo(Target(base_url, DEMO_APP_ID, api_key), stop.is_set)
+    except (SimulationError, httpx.HTTPError):
         log.exception("demo traffic stopped")
-    finally:
-        generator.close()
-
-
-@click.command()
-@click.option("--url", default=None, help="Callscope base URL (default: CALLSCOPE_PUBLIC_URL).")
-@click.option("--app-id", required=True)
-@click.option("--api-key", envvar="CALLSCOPE_API_KEY", required=True)
-@click.option("--rooms", default=3, show_default=True)
-@click.option("--users", default=3, show_default=True, help="Participants per room.")
-@click.option("--windows", default=12, show_default=True, help="5-second windows to send.")
-def simulate(url: str | None, app_id: str, api_key: str, rooms: int, users: int, windows: int) -> None:
-    """Send synthetic call traffic through the HTTP ingest path."""
-    base_url = url or load_settings().resolved_public_url
-    generator = TrafficGenerator(base_url, app_id, api_key, TrafficPlan(rooms=rooms, users_per_room=users))
-    with click.progressbar(length=windows, label="windows") as bar:
-        run_live(generator, windows=windows, stop=lambda: False, on_tick=lambda _: bar.update(1))
-    generator.close()
