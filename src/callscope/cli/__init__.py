@@ -6,6 +6,7 @@ import click
 
 from callscope.cli.apps import apps
 from callscope.cli.data import import_command, settings_command
+from callscope.cli.metrics import metrics_command
 from callscope.cli.serve import serve
 from callscope.cli.simulate import simulate
 
@@ -16,5 +17,5 @@ def main() -> None:
     """Callscope: real-time communication quality, self-hosted."""
 
 
-for command in (serve, simulate, apps, import_command, settings_command):
+for command in (serve, simulate, apps, import_command, settings_command, metrics_command):
     main.add_command(command)
