@@ -29,7 +29,7 @@ def scenario(client: httpx.Client, new_app: Callable[[], tuple[str, str]]) -> di
         ev("A", "bob", t0 + 4 * MIN_MS, "leave"),
         ev("A", "alice", t0 + 5 * MIN_MS, "leave"),
         ev("A", "carol", t0 + 10 * MIN_MS, "join", platform="android", region="EU"),
-        ev("A", "dave", t0 + 10 * MIN_MS + 30_000, "join_failed", reason="ice failed"),
+        ev("A", "dave", t0 + 10 * MIN_MS + 30_000, "join_failed", reason="ice failed", platform="web"),
     ]
     # alice receives bob's video: 12 samples in the first minute, bitrate 100, 200, … 1200
     samples = [
@@ -118,7 +118,7 @@ def test_participants_carry_state_and_attributes(client: httpx.Client, scenario:
     ]
     by_user = {p["user_id"]: p for p in people}
     assert by_user["carol"]["state"] == "ONLINE" and by_user["carol"]["platform"] == "android"
-    assert by_user["dave"]["state"] == "FAIL"
+    assert (by_user["dave"]["state"], by_user["dave"]["platform"]) == ("FAIL", "web")
     closed = next(
         i
         for i in get(client, scenario, "/room-instances").json()["room_instances"]
@@ -175,7 +175,22 @@ def test_streams_and_resampled_series(client: httpx.Client, scenario: dict[str, 
         minute["bitrate_kbps_avg"],
         minute["bitrate_kbps_max"],
     ) == (12, 100, 650, 1200)
-    assert minute["rtt_ms_avg"] is None  # never measured: no number, not zero
+    assert minute["rtt_ms_avg"] is minute["rtt_ms_min"] is minute["rtt_ms_max"] is None  # never measured
+    assert minute["ts"] == raw[0]["ts"]  # buckets are timestamps like raw points
+    # A range starting mid-bucket keeps that bucket's in-range samples and nothing past `end`.
+    t0 = scenario["t0"]
+    edge = get(
+        client,
+        scenario,
+        "/rooms/A/sessions/s-alice/series",
+        kind="video",
+        direction="down",
+        peer_id="bob",
+        interval="10s",
+        start=t0 + 5000,
+        end=t0 + 25_000,
+    ).json()["points"]
+    assert [(p["samples"], p["bitrate_kbps_avg"]) for p in edge] == [(1, 200), (2, 350), (1, 500)]
     tens = alice_video(client, scenario, "10s")
     assert [p["bitrate_kbps_avg"] for p in tens] == [150, 350, 550, 750, 950, 1150]
 

@@ -29,7 +29,8 @@ _IN_RANGE = (
 _INTERVAL_S = {"10s": 10, "1m": 60}
 
 # One row per session of the app in the range: first/last activity from events and samples.
-# The join's attributes come from one argMinIf over a tuple, not one per attribute: the same
+# The attributes come from the first join (or failed join: a FAIL session still has a device)
+# by one argMinIf over a tuple, not one per attribute: the same
 # row wins either way, and the engine plans a statement per aggregate, so thirteen of them cost
 # ~4 ms of the ~25 ms this statement took (measured by bench/query.py at 10 M samples).
 _SESSIONS_SQL = """
@@ -39,7 +40,7 @@ WITH
            minIf(ts, type = 'join') AS join_ts0, countIf(type = 'join') AS joins,
            maxIf(ts, type = 'leave') AS leave_ts0, countIf(type IN ('leave', 'kicked')) AS leaves,
            countIf(type = 'join_failed') AS failures, min(ts) AS ev_first, max(ts) AS ev_last,
-           argMinIf(({attribute_tuple}), ts, type = 'join') AS attributes
+           argMinIf(({attribute_tuple}), ts, type IN ('join', 'join_failed')) AS attributes
     FROM events
     WHERE app_id = {app:String}
       AND ts >= fromUnixTimestamp64Micro({lo:Int64}, 'UTC')
@@ -272,21 +273,28 @@ def series(
     measured = f"[{', '.join(_NAN_METRICS)}]"
     counted = f"[{', '.join(_INTEGER_METRICS)}]"
     finite = f"arrayMap(x -> isFinite(x), {measured})"
-    # `ts` in the WHERE clause is the bucket start (a SELECT alias shadows the column), so a
-    # bucket belongs to the range when it starts in it; the statement keeps that meaning.
+    # The bucket is not aliased `ts`: a SELECT alias shadows the column in WHERE, which would
+    # filter by bucket start (dropping a partial first bucket, keeping samples past `end`).
+    # DateTime64 so buckets reach JSON as timestamps like raw points, not as epoch seconds.
+    bucket = f"toDateTime64(toStartOfInterval(ts, toIntervalSecond({_INTERVAL_S[interval]})), 0, 'UTC')"
     sql = (
-        f"SELECT toStartOfInterval(ts, toIntervalSecond({_INTERVAL_S[interval]})) AS ts, count() AS samples, "  # noqa: S608
+        f"SELECT {bucket} AS bucket, count() AS samples, "  # noqa: S608
         f"minIfForEach({measured}, {finite}) AS nan_min, avgIfForEach({measured}, {finite}) AS nan_avg, "
         f"maxIfForEach({measured}, {finite}) AS nan_max, minForEach({counted}) AS int_min, "
         f"avgForEach({counted}) AS int_avg, maxForEach({counted}) AS int_max "
-        f"FROM samples WHERE {where} GROUP BY ts ORDER BY ts"
+        f"FROM samples WHERE {where} GROUP BY bucket ORDER BY bucket"
     )
     table = backend.query_arrow(sql, params)
-    by_name = {"ts": table.column("ts"), "samples": table.column("samples")}
+    by_name = {"ts": table.column("bucket"), "samples": table.column("samples")}
     for group, metrics in (("nan", _NAN_METRICS), ("int", _INTEGER_METRICS)):
         for index, metric in enumerate(metrics):
             for stat in ("min", "avg", "max"):
                 by_name[f"{metric}_{stat}"] = pc.list_element(table.column(f"{group}_{stat}"), index)
+            if group == "nan":  # never measured in the bucket: min/max are the engine's 0, make them null
+                unmeasured = pc.is_nan(by_name[f"{metric}_avg"])
+                for stat in ("min", "max"):
+                    column = by_name[f"{metric}_{stat}"]
+                    by_name[f"{metric}_{stat}"] = pc.if_else(unmeasured, pa.scalar(None, column.type), column)
     ordered = ["ts", "samples", *(f"{m}_{stat}" for m in SERIES_METRICS for stat in ("min", "avg", "max"))]
     rows: list[dict[str, Any]] = pa.table({name: by_name[name] for name in ordered}).to_pylist()
     return rows
