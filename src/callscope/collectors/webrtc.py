@@ -53,6 +53,7 @@ _BASELINE_KEYS = frozenset(
         "packetsSent",
         "packetsReceived",
         "packetsLost",
+        "retransmittedPacketsReceived",
         "framesEncoded",
         "framesDecoded",
         "qualityLimitationDurations",
@@ -284,6 +285,12 @@ class _Window:
         received, lost = _delta(stat, before, "packetsReceived"), _delta(stat, before, "packetsLost")
         if received is not None and lost is not None:
             lost = max(lost, 0)  # duplicated packets make packetsLost go down
+            # packetsReceived includes retransmissions (RTX), packetsLost counts only originals
+            # lost on the wire: Chromium's bandwidth probes resend old packets over RTX, which
+            # would otherwise dilute the loss (measured: 3.9 % shown for 5.4 % dropped).
+            resent = _delta(stat, before, "retransmittedPacketsReceived")
+            if resent is not None and 0 <= resent <= received:
+                received -= resent
             fields["packets_expected"], fields["packets_lost"] = int(received + lost), int(lost)
             fields["loss_ratio"] = _ratio(lost, received + lost)
         remote = self.stats.get(stat.get("remoteId", ""), {})
