@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -56,6 +57,12 @@ def serve(demo: bool | None, host: str | None, port: int | None) -> None:
             name="demo-traffic",
             daemon=True,
         ).start()
+    # Ingest allocates many short-lived objects per request while the normalizer's baselines
+    # stay alive, so default GC thresholds run frequent collections that walk the live set.
+    # Freezing start-up objects and collecting gen 0 every 50k allocations instead of 700:
+    # +16 % getStats reports/s in the in-process pipeline A/B (2486/2615 → 2890/3025).
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 1000)
     try:
         server.run()
     finally:
