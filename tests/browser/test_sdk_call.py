@@ -30,12 +30,15 @@ cs.addPeerConnection(pc, { pcId: "p2p", peerId: C.peer });
 cs.watchTrack(media.getVideoTracks()[0]);
 pc.ontrack = (e) => { document.getElementById("remote").srcObject = e.streams[0]; };
 pc.onicecandidate = (e) => e.candidate && send({ type: "candidate", candidate: e.candidate.toJSON() });
+let offered = false;
 bus.onmessage = async ({ data }) => {
   if (data.from === C.user) return;
-  if (data.type === "ready" && C.offerer) {
+  if (data.type === "ready" && C.offerer && !offered) {
+    offered = true;
     await pc.setLocalDescription(await pc.createOffer());
     send({ type: "offer", sdp: pc.localDescription.toJSON() });
   } else if (data.type === "offer") {
+    clearInterval(ready);
     await pc.setRemoteDescription(data.sdp);
     await pc.setLocalDescription(await pc.createAnswer());
     send({ type: "answer", sdp: pc.localDescription.toJSON() });
@@ -45,7 +48,13 @@ bus.onmessage = async ({ data }) => {
     await pc.addIceCandidate(data.candidate);
   }
 };
-if (!C.offerer) send({ type: "ready" });
+// The offerer's page may not be listening yet when this one loads: say "ready" until the offer
+// comes (bounded: 50 times, 10 s).
+let readyCount = 0;
+const ready = C.offerer ? null : setInterval(() => {
+  if (++readyCount > 50) clearInterval(ready);
+  else send({ type: "ready" });
+}, 200);
 window.done = (async () => {
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   for (let i = 0; i < 100 && pc.connectionState !== "connected"; i++) await sleep(100);
