@@ -7,11 +7,13 @@ them, so the published schema cannot drift from what the API sends.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from callscope.analytics import calls, query
 from callscope.analytics.calls import SERIES_METRICS
 
 
@@ -29,45 +31,34 @@ class Problem(BaseModel):
     code: str
 
 
-class RoomInstance(_Strict):
-    room_id: str
-    instance_id: str = Field(description="Stable id of one continuous occupancy of the room")
-    state: Literal["RUNNING", "CLOSED"]
-    start_ts: datetime
-    end_ts: datetime | None = Field(description="Null while RUNNING")
-    participants: int = Field(description="Participant sessions in the instance")
+def _mirror(cls: type, **descriptions: str) -> Any:
+    """A strict model of an analytics result dataclass, field for field: the wire shape is
+    declared once, where the values are made."""
+    hints = get_type_hints(cls)
+    fields_: dict[str, Any] = {
+        f.name: (hints[f.name], Field(description=descriptions.get(f.name))) for f in fields(cls)
+    }
+    return create_model(cls.__name__, __base__=_Strict, **fields_)
+
+
+RoomInstance = _mirror(
+    calls.RoomInstance,
+    instance_id="Stable id of one continuous occupancy of the room",
+    end_ts="Null while RUNNING",
+    participants="Participant sessions in the instance",
+)
 
 
 class RoomInstancePage(_Strict):
-    room_instances: list[RoomInstance]
+    room_instances: list[RoomInstance]  # type: ignore[valid-type]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last")
 
 
-class Participant(_Strict):
-    room_id: str
-    instance_id: str
-    user_id: str
-    session_id: str
-    state: Literal["ONLINE", "OFFLINE", "FAIL"]
-    join_ts: datetime
-    leave_ts: datetime | None
-    device: str
-    platform: str
-    os: str
-    browser: str
-    sdk_name: str
-    sdk_version: str
-    sdk_type: str
-    network_type: str
-    ip: str
-    region: str
-    country: str
-    city: str
-    isp: str
+Participant = _mirror(calls.Participant)
 
 
 class ParticipantList(_Strict):
-    participants: list[Participant]
+    participants: list[Participant]  # type: ignore[valid-type]
 
 
 class Stream(_Strict):
@@ -126,16 +117,12 @@ class Timeline(_Strict):
     events: list[Event]
 
 
-class MetricInfo(_Strict):
-    name: str
-    unit: str
-    version: int
-    better: Literal["higher", "lower"]
+MetricInfo = _mirror(query.MetricInfo)
 
 
 class MetricResult(_Strict):
     interval: Literal["1m", "5m", "10m", "1h", "1d", "total"]
-    metrics: list[MetricInfo]
+    metrics: list[MetricInfo]  # type: ignore[valid-type]
     group_by: list[str]
     rows: list[dict[str, Any]] = Field(
         description="`ts` (bucket start, absent for total), the group-by keys, `samples`, and "
