@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from callscope.analytics.timerange import TimeRange
+from callscope.domain.samples import SERIES_MEASUREMENTS
 from callscope.errors import BadRequest, NotFound
 from callscope.storage.base import StorageBackend
 from callscope.storage.schema import EVENT_ATTRIBUTES
@@ -211,19 +212,7 @@ def streams(backend: StorageBackend, *, app_id: str, room_id: str, session_id: s
     return rows
 
 
-SERIES_METRICS = (
-    "bitrate_kbps",
-    "rtt_ms",
-    "jitter_ms",
-    "loss_ratio",
-    "fps",
-    "width_px",
-    "height_px",
-    "freeze_ms",
-    "concealment_ratio",
-    "app_cpu_ratio",
-    "system_cpu_ratio",
-)
+SERIES_METRICS = SERIES_MEASUREMENTS
 _INTEGER_METRICS = ("width_px", "height_px", "freeze_ms")
 _NAN_METRICS = tuple(m for m in SERIES_METRICS if m not in _INTEGER_METRICS)
 

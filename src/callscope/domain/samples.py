@@ -65,6 +65,22 @@ MAX_FPS = 240.0
 MAX_DIMENSION_PX = 16_384
 MAX_WINDOW_MS = 600_000  # ten minutes
 
+# The per-window measurements a stream's series reports (the query API's raw and bucketed
+# series, and the simulator's ground-truth averages); window and counters are not among them.
+SERIES_MEASUREMENTS = (
+    "bitrate_kbps",
+    "rtt_ms",
+    "jitter_ms",
+    "loss_ratio",
+    "fps",
+    "width_px",
+    "height_px",
+    "freeze_ms",
+    "concealment_ratio",
+    "app_cpu_ratio",
+    "system_cpu_ratio",
+)
+
 BitrateKbps = Annotated[float, _bounded(0, MAX_BITRATE_KBPS, "kbit/s over the window")]
 RttMs = Annotated[float, _bounded(0, MAX_RTT_MS, "round-trip time in milliseconds")]
 JitterMs = Annotated[float, _bounded(0, MAX_JITTER_MS, "interarrival jitter in milliseconds")]

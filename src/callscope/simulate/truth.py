@@ -14,23 +14,12 @@ from typing import Any
 
 import orjson
 
+from callscope.domain.samples import SERIES_MEASUREMENTS
 from callscope.simulate.scenario import Scenario, SessionPlan
 
 FORMAT = "callscope-simulation-truth/1"
 # Sample fields averaged per stream (each over the samples that carried it).
-AVERAGED_METRICS = (
-    "bitrate_kbps",
-    "rtt_ms",
-    "jitter_ms",
-    "loss_ratio",
-    "fps",
-    "width_px",
-    "height_px",
-    "freeze_ms",
-    "concealment_ratio",
-    "app_cpu_ratio",
-    "system_cpu_ratio",
-)
+AVERAGED_METRICS = SERIES_MEASUREMENTS  # what the API series returns, so the two compare
 MAX_EXAMPLES = 5
 
 
