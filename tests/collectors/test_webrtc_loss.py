@@ -19,48 +19,27 @@ only: Δlost / (Δlost + Δreceived − ΔretransmittedPacketsReceived) = 5.0 %.
 from __future__ import annotations
 
 import copy
-import json
 import math
 from collections.abc import Iterable
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from callscope.collectors.webrtc import WebRtcNormalizer
 from callscope.domain.samples import Direction, Sample, StreamKind
 from callscope.domain.webrtc import WebRtcReport
+from tests.collectors.chrome_stats import load, run_normalizer
+from tests.collectors.chrome_stats import reports as fixture_reports
 
-FIXTURE = Path(__file__).parent.parent / "fixtures" / "stats" / "chrome" / "veth_loss5_inbound_b.json"
-RAW: list[dict[str, Any]] = json.loads(FIXTURE.read_text())
+RAW = load("veth_loss5_inbound_b.json")
 MEDIA = (StreamKind.AUDIO, StreamKind.VIDEO)
 
 
 def reports(pc: str) -> list[WebRtcReport]:
-    other = "b" if pc == "a" else "a"
-    return [
-        WebRtcReport(
-            room_id="r",
-            user_id=f"user-{pc}",
-            session_id=f"s-{pc}",
-            ts=r["ts"],
-            pc_id=pc,
-            peer_id=f"user-{other}",
-            stats=r["stats"],
-        )
-        for r in RAW
-        if r["pc"] == pc
-    ]
+    return fixture_reports(RAW, pc)
 
 
 def samples(pc: str) -> list[Sample]:
-    normalizer = WebRtcNormalizer()
-    out = []
-    for report in reports(pc):
-        result = normalizer.normalize("app", report, float(report.ts))  # type: ignore[arg-type]
-        normalizer.commit(result)
-        out.extend(result.samples)
-    return out
+    return [s for window in run_normalizer(reports(pc)) for s in window]
 
 
 def stream(pc: str, kind: StreamKind, direction: Direction) -> list[Sample]:
