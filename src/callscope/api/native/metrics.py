@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
@@ -25,7 +25,7 @@ async def metrics(
     start: When,
     end: When,
     metric: Annotated[list[str], Query(description="Catalog names (docs/metrics.md); repeat for several")],
-    interval: Literal["1m", "5m", "10m", "1h", "1d", "total"] = "1m",
+    interval: query.Interval = "1m",
     room_id: str | None = None,
     user_id: str | None = None,
     session_id: str | None = None,

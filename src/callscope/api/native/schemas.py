@@ -121,7 +121,7 @@ MetricInfo = _mirror(query.MetricInfo)
 
 
 class MetricResult(_Strict):
-    interval: Literal["1m", "5m", "10m", "1h", "1d", "total"]
+    interval: query.Interval
     metrics: list[MetricInfo]  # type: ignore[valid-type]
     group_by: list[str]
     rows: list[dict[str, Any]] = Field(
