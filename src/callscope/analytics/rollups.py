@@ -40,17 +40,10 @@ class Column:
 def columns(metric: Metric) -> list[Column]:
     base = f"{metric.name}_v{metric.version}"
     if metric.aggregation is Aggregation.RATIO:
+        num, den = metric.sums_sql()
         return [
-            Column(
-                f"{base}__num",
-                "SimpleAggregateFunction(sum, Float64)",
-                f"sumIf({metric.numerator_sql()}, {metric.where})",
-            ),
-            Column(
-                f"{base}__den",
-                "SimpleAggregateFunction(sum, Float64)",
-                f"sumIf({metric.denominator_sql()}, {metric.where})",
-            ),
+            Column(f"{base}__num", "SimpleAggregateFunction(sum, Float64)", num),
+            Column(f"{base}__den", "SimpleAggregateFunction(sum, Float64)", den),
         ]
     if metric.aggregation is Aggregation.SUM:
         return [Column(f"{base}__sum", "SimpleAggregateFunction(sum, Float64)", metric.sql())]
@@ -110,9 +103,8 @@ def ensure(backend: StorageBackend, catalog: Catalog, *, retention_days: int) ->
     present = {r["name"] for r in backend.query(f"DESCRIBE TABLE {TABLE}")}
     wanted = _wanted(catalog)
     missing = [c for c in wanted if c.name not in present]
-    view = backend.query("EXISTS TABLE " + VIEW)[0].popitem()[1]
-    if not missing and view:
-        return []
+    # The view is always rebuilt: its SQL may have changed (same definitions, cheaper text)
+    # and nothing is being ingested yet, so no insert can slip between the drop and the create.
     backend.command(f"DROP VIEW IF EXISTS {VIEW}")
     for c in missing:
         backend.command(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS {c.name} {c.type}")

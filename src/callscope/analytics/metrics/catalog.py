@@ -83,24 +83,31 @@ class Metric:
         if dialect not in DIALECTS:
             raise ValueError(f"no {dialect!r} rendering of {self.name}; known: {', '.join(DIALECTS)}")
         if self.aggregation is Aggregation.RATIO:
-            num, den = self.numerator_sql(), self.denominator_sql()
-            return f"sumIf({num}, {self.where}) / nullIf(sumIf({den}, {self.where}), 0)"
+            num, den = self.sums_sql()
+            return f"{num} / nullIf({den}, 0)"
         if self.aggregation is Aggregation.DISTINCT:
             return f"uniqExactIf({self.value}, {self.where})"
         if self.aggregation is Aggregation.SUM:
-            return f"sumIf({self.numerator_sql()}, {self.where})"
+            return self.sums_sql()[0]
         fn = "max" if self.aggregation is Aggregation.MAX else "min"
-        return f"{fn}IfOrNull(toFloat64({self.value}), ({self.where}) AND isFinite(toFloat64({self.value})))"
+        return f"{fn}IfOrNull({self._alias('value')}, ({self.where}) AND {self._measured()})"
 
-    def numerator_sql(self) -> str:
-        """Σ-able per-row numerator: the value where measured, else 0."""
-        v = f"toFloat64({self.value})"
-        return f"if(isFinite({v}) AND isFinite(toFloat64({self.denominator})), {v}, 0)"
+    def sums_sql(self) -> tuple[str, str]:
+        """Σ numerator and Σ denominator over the rows that pass `where` and were measured
+        (value and denominator finite). Each sum rolls up by addition."""
+        rows = f"({self.where}) AND {self._measured()}"
+        return f"sumIf({self._alias('value')}, {rows})", f"sumIf({self._alias('weight')}, {rows})"
 
-    def denominator_sql(self) -> str:
-        """Σ-able per-row denominator: counts only rows whose numerator was measured."""
-        v, d = f"toFloat64({self.value})", f"toFloat64({self.denominator})"
-        return f"if(isFinite({v}) AND isFinite({d}), {d}, 0)"
+    def _measured(self) -> str:
+        # The value's expression is written once and named (an alias the engine reuses), not
+        # repeated in the sum and the finiteness test: the engine parses and analyses the
+        # rollup view's SQL on every insert, and repetition made that ~45 ms per commit.
+        value = f"isFinite(toFloat64({self.value}) AS {self._alias('value')})"
+        return f"{value} AND isFinite(toFloat64({self.denominator}) AS {self._alias('weight')})"
+
+    def _alias(self, part: str) -> str:
+        """A query-wide name for a per-row expression of this metric and version."""
+        return f"{self.name}_v{self.version}__{part}"
 
 
 @dataclass

@@ -15,16 +15,19 @@ from callscope.analytics.metrics.catalog import NAN, Aggregation, Better, Metric
 # Mouth-to-ear delay estimate (ms): half the RTT, a jitter buffer of twice the jitter, and one
 # 20 ms Opus frame. An unmeasured RTT (common on received audio) counts as 0: the score then
 # reflects loss and jitter only, and says so in its notes.
-_TA_MS = "(if(isFinite(rtt_ms), rtt_ms, 0) / 2 + 2 * jitter_ms + 20)"
+# Intermediate terms are named once (query-wide aliases) and reused: written out, R appeared
+# six times in the MOS and Ta twice in each R, and the engine re-parses this SQL on every insert.
+_TA_MS = "((if(isFinite(rtt_ms), rtt_ms, 0) / 2 + 2 * jitter_ms + 20) AS audio_mos_v1__ta_ms)"
 # G.107 delay impairment, Cole & Rosenbluth's closed form for the default parameters.
-_ID = f"(0.024 * {_TA_MS} + 0.11 * greatest({_TA_MS} - 177.3, 0))"
+_ID = f"(0.024 * {_TA_MS} + 0.11 * greatest(audio_mos_v1__ta_ms - 177.3, 0))"
 # Effective equipment impairment: Ie = 0 (wideband Opus is transparent at call bitrates),
 # Bpl = 10 (PLC without FEC), random loss (BurstR = 1). Ppl is in percent.
 _PPL = "(100 * loss_ratio)"
 _IE_EFF = f"(95 * {_PPL} / ({_PPL} + 10))"
-_R = f"(93.2 - {_ID} - {_IE_EFF})"
+_R = f"((93.2 - {_ID} - {_IE_EFF}) AS audio_mos_v1__r)"
 _MOS = (
-    f"multiIf({_R} < 0, 1, {_R} > 100, 4.5, 1 + 0.035 * {_R} + 0.000007 * {_R} * ({_R} - 60) * (100 - {_R}))"
+    f"multiIf({_R} < 0, 1, audio_mos_v1__r > 100, 4.5, 1 + 0.035 * audio_mos_v1__r "
+    "+ 0.000007 * audio_mos_v1__r * (audio_mos_v1__r - 60) * (100 - audio_mos_v1__r))"
 )
 
 AUDIO_MOS = Metric(
