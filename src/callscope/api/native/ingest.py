@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 
-from callscope.api.deps import IngestScopeDep, ServicesDep, read_body
+from callscope.api.deps import Services, read_body
 from callscope.api.errors import problem
 from callscope.api.responses import JSONBytes
 from callscope.collectors.outcomes import Outcome
@@ -18,24 +17,47 @@ router = APIRouter(tags=["ingest"])
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 
+# The hot route reads its two headers itself instead of declaring them as FastAPI parameters
+# and dependencies: resolving those cost ~120 µs per request, as much as validating 30 samples.
+# The OpenAPI entry still documents both (and the bearer auth) through `openapi_extra`.
+_DOCUMENTED_HEADERS = {
+    "parameters": [
+        {
+            "name": "Authorization",
+            "in": "header",
+            "required": True,
+            "description": "`Bearer <app secret key>` or `Bearer <ingest token>`",
+            "schema": {"type": "string"},
+        },
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "description": "1-128 printable ASCII characters; a repeated key stores nothing",
+            "schema": {"type": "string"},
+        },
+    ]
+}
+
+
 @router.post(
     "/v1/ingest/{endpoint}",
     summary="Ingest a batch of samples, events or raw getStats() reports",
     responses={413: {"description": "Body or batch too large"}, 429: {"description": "Queue full"}},
+    openapi_extra=_DOCUMENTED_HEADERS,
 )
-async def ingest(
-    endpoint: Endpoint,
-    request: Request,
-    services: ServicesDep,
-    scope: IngestScopeDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-) -> JSONBytes:
+async def ingest(endpoint: Endpoint, request: Request) -> JSONBytes:
     """Body: `{"samples": [...]}`, `{"events": [...]}` or `{"reports": [...]}`.
 
     Answers 200 with counts per outcome and the non-accepted items (index, outcome, reason,
     field, message); 422 when every item is invalid. A repeated `Idempotency-Key` stores
     nothing and answers `replayed: true`.
     """
+    services: Services = request.app.state.services
+    headers = request.headers
+    # Authentication comes first, before the body is read: an unauthenticated caller learns nothing.
+    scope = services.auth.ingest_scope(headers.get("authorization"))
+    idempotency_key = headers.get("idempotency-key")
     if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
         raise BadRequest("Idempotency-Key must be 1-128 printable ASCII characters")
     body = await read_body(request, services.settings.max_body_bytes)
