@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
@@ -19,9 +20,12 @@ from callscope.api import ops
 from callscope.api.auth import Authenticator
 from callscope.api.deps import Services
 from callscope.api.middleware import RequestContext
-from callscope.api.native import admin, apps, calls, ingest, metrics
+from callscope.api.native import admin, apps, calls, ingest, janus, metrics
 from callscope.api.tokens import IngestTokens
+from callscope.collectors.janus import JanusTelemetry
 from callscope.collectors.pipeline import IngestLimits, IngestPipeline
+from callscope.media.controller import MediaController
+from callscope.media.nodes import build_nodes
 from callscope.observability import Metrics
 from callscope.settings import Settings
 from callscope.storage.dedupe import RecentKeys, reload_recent_keys
@@ -85,6 +89,50 @@ def build_services(settings: Settings) -> Services:
     return Services(settings, backend, writer, pipeline, tenancy, tokens, auth, metrics)
 
 
+class _MediaListener:
+    """What the media controller tells the rest: a node died, a room could not be recreated."""
+
+    def __init__(self, telemetry: JanusTelemetry) -> None:
+        self._telemetry = telemetry
+
+    def node_down(self, node: str, reason: str) -> None:
+        self._telemetry.node_lost(node, f"media_server_lost: {reason}")
+
+    def room_closed(self, app_id: str, room_id: str, reason: str) -> None:
+        log.warning("media room closed", extra={"app_id": app_id, "room_id": room_id, "reason": reason})
+
+
+def build_janus(settings: Settings, services: Services) -> janus.JanusRuntime | None:
+    """The media plane, when a Janus node is configured (managed or external); else None."""
+    if not settings.janus_managed and not settings.janus_nodes:
+        return None
+    local = f"http://{_loopback(settings.host)}:{settings.port}"
+    nodes, secrets = build_nodes(settings, f"{local}/v1/janus/events")
+    controller: MediaController
+    telemetry = JanusTelemetry(
+        services.writer,
+        lambda node, number: controller.room_for(node, number),
+        max_age_s=settings.max_sample_age_s,
+        max_skew_s=settings.max_clock_skew_s,
+    )
+    controller = MediaController(
+        nodes, listener=_MediaListener(telemetry), health_interval_s=settings.janus_health_interval_s
+    )
+    return janus.JanusRuntime(controller, telemetry, secrets)
+
+
+def _loopback(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104 (comparing, not binding)
+
+
+async def _answers(url: str) -> bool:
+    async with httpx.AsyncClient() as client:
+        try:
+            return (await client.get(url, timeout=0.5)).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     """The ASGI app. Services are built on start-up unless given (tests share one store)."""
 
@@ -92,9 +140,15 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
         app.state.services = services or build_services(settings)
+        app.state.janus = build_janus(settings, app.state.services)
+        if app.state.janus is not None:
+            healthz = f"http://{_loopback(settings.host)}:{settings.port}/healthz"
+            await app.state.janus.controller.start(lambda: _answers(healthz))
         try:
             yield
         finally:
+            if app.state.janus is not None:
+                await app.state.janus.controller.stop()
             if owned:
                 app.state.services.close()
 
@@ -108,7 +162,15 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     api_errors.install(app)
-    for router in (ops.router, ingest.router, apps.router, calls.router, metrics.router, admin.router):
+    for router in (
+        ops.router,
+        ingest.router,
+        apps.router,
+        calls.router,
+        metrics.router,
+        admin.router,
+        janus.router,
+    ):
         app.include_router(router)
     app.mount("/sdk", StaticFiles(directory=Path(web.__file__).parent / "static" / "sdk"), name="sdk")
     # Browsers report from the customer's own origin. Credentials are bearer tokens, never

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from callscope.errors import ConfigError
@@ -21,6 +21,20 @@ DEMO_ADMIN_TOKEN = "callscope-demo-admin-token"  # noqa: S105
 
 def _default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "callscope"
+
+
+class JanusNodeSettings(BaseModel):
+    """An external Janus node (`CALLSCOPE_JANUS_NODES`, a JSON list of these)."""
+
+    model_config = {"extra": "forbid", "frozen": True}
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    api_url: str = Field(description="Janus API, e.g. `http://10.0.0.5:8088/janus`")
+    public_url: str = Field("", description="Janus API as clients reach it; default `api_url`")
+    admin_url: str = Field(description="Admin API, e.g. `http://10.0.0.5:7088/admin`")
+    admin_secret: SecretStr
+    admin_key: SecretStr
+    events_secret: SecretStr = Field(description="Basic-auth password its event handler sends")
 
 
 class Settings(BaseSettings):
@@ -130,6 +144,49 @@ class Settings(BaseSettings):
     )
     log_format: Literal["json", "console"] = Field(
         "json", description="`json` (one object per line) or `console` (for humans)."
+    )
+
+    janus_managed: bool = Field(
+        False,
+        description="Run Janus (Debian `janus`) as a supervised child of `callscope serve`, "
+        "configured in `<data_dir>/janus/` (docs/media.md). Off: no media server is started.",
+    )
+    janus_binary: str = Field("janus", description="The Janus executable a managed node runs.")
+    janus_api_host: str = Field(
+        "127.0.0.1", description="Address the managed Janus API (HTTP) binds; its admin API is loopback only."
+    )
+    janus_api_port: int = Field(8088, ge=1, le=65535, description="Port of the managed Janus API.")
+    janus_admin_port: int = Field(7088, ge=1, le=65535, description="Port of the managed Janus admin API.")
+    janus_public_url: str = Field(
+        "",
+        description="Janus API URL handed to clients for the managed node; default "
+        "`http://<janus_api_host>:<janus_api_port>/janus`.",
+    )
+    janus_ice_ip: str = Field(
+        "", description="Address the managed Janus puts in its SDP and ICE candidates (its `interface`)."
+    )
+    janus_ice_enforce_list: str = Field(
+        "",
+        description="Interfaces or addresses the managed Janus gathers ICE candidates on (all when empty).",
+    )
+    janus_rtp_port_range: str = Field(
+        "20000-40000", pattern=r"^\d+-\d+$", description="UDP ports the managed Janus uses for media."
+    )
+    janus_stats_period_s: int = Field(
+        2, ge=1, le=5, description="Seconds between the media stats Janus reports per stream."
+    )
+    janus_health_interval_s: float = Field(
+        1.0, gt=0, le=10, description="Seconds between health checks of each Janus node (admin API)."
+    )
+    janus_secrets: SecretStr | None = Field(
+        None,
+        description="Seed of the managed Janus's admin secret, VideoRoom admin key and event "
+        "handler password; when unset one is generated once into `<data_dir>/janus/seed`.",
+    )
+    janus_nodes: list[JanusNodeSettings] = Field(
+        default_factory=list,
+        description="External Janus nodes, a JSON list of `{name, api_url, public_url, admin_url, "
+        "admin_secret, admin_key, events_secret}`; new rooms go to the least loaded healthy node.",
     )
 
     @model_validator(mode="after")
