@@ -176,6 +176,26 @@ def drive_webrtc(
     return accepted, elapsed, latencies
 
 
+def cpu_s(pid: int) -> tuple[float, float]:
+    """CPU seconds used so far by the whole server process and by its main (event loop) thread.
+
+    CPU per item is steadier than throughput on a shared machine: it does not move when
+    something else takes the cores, so an A/B between commits is still readable.
+    """
+
+    def read(path: str) -> float:
+        fields = Path(path).read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    return read(f"/proc/{pid}/stat"), read(f"/proc/{pid}/task/{pid}/stat")
+
+
+def describe_cpu(before: tuple[float, float], after: tuple[float, float], items: int, unit: str) -> str:
+    process_us = (after[0] - before[0]) / items * 1e6
+    loop_us = (after[1] - before[1]) / items * 1e6
+    return f"server CPU {process_us:,.1f} µs/{unit} (event loop thread {loop_us:,.1f})"
+
+
 def describe(latencies: list[float]) -> str:
     q = statistics.quantiles(latencies, n=100)
     return f"p50 {q[49] * 1000:.1f} ms, p95 {q[94] * 1000:.1f} ms"
@@ -283,7 +303,9 @@ def main() -> None:
         warm = build_bodies(20_000, args.batch, start_ms - 1_000_000)
         asyncio.run(drive(port, created["api_key"], warm, args.clients))
         bodies = build_bodies(args.samples, args.batch, start_ms)
+        cpu_before = cpu_s(proc.pid)
         accepted, elapsed, latencies = asyncio.run(drive(port, created["api_key"], bodies, args.clients))
+        sample_cpu = describe_cpu(cpu_before, cpu_s(proc.pid), len(bodies) * args.batch, "sample")
         if args.reports:
             webrtc_app = httpx.post(
                 f"http://127.0.0.1:{port}/v1/admin/apps",
@@ -294,9 +316,11 @@ def main() -> None:
             sessions = max(args.clients, args.reports // len(template))
             rounds = webrtc_bodies(template, sessions, args.report_batch, start_ms - 600_000)
             report_bytes = len(rounds[-1][0]) / args.report_batch
+            cpu_before = cpu_s(proc.pid)
             reports_ok, report_s, report_latencies = drive_webrtc(
                 port, webrtc_app["api_key"], rounds, args.clients
             )
+            report_cpu = describe_cpu(cpu_before, cpu_s(proc.pid), reports_ok, "report")
     finally:
         proc.terminate()
         proc.wait(timeout=60)
@@ -306,6 +330,7 @@ def main() -> None:
         f"HTTP ingest (fsync, acknowledged): {http_rate:>10,.0f} samples/s "
         f"({accepted:,} samples, {args.clients} clients, {args.batch}/request, {describe(latencies)})"
     )
+    print(f"                                   {sample_cpu}")
     if args.reports:
         sent = sessions * len(template)
         assert reports_ok == sent, f"only {reports_ok} of {sent} reports accepted"
@@ -315,6 +340,7 @@ def main() -> None:
             f"({derived / report_s:,.0f} samples/s; {reports_ok:,} reports of ~{report_bytes / 1024:.1f} KB, "
             f"{args.report_batch}/request, {describe(report_latencies)})"
         )
+        print(f"                                   {report_cpu}")
     raw_rate = raw_insert(data_dir / "store", args.samples, 100_000)
     print(f"raw bulk insert (same store):      {raw_rate:>10,.0f} rows/s")
     print(f"ratio HTTP / raw:                  {http_rate / raw_rate:>10.3f}")
