@@ -35,6 +35,17 @@ def _room(media: MediaEnv, name: str) -> tuple[str, str, dict[str, Any]]:
     return app["app_id"], app["api_key"], placed
 
 
+def test_the_event_endpoint_refuses_wrong_credentials(media: MediaEnv) -> None:
+    async def post(auth: tuple[str, str] | None) -> int:
+        async with httpx.AsyncClient() as client:
+            response = await client.post(f"{media.url}/v1/janus/events", auth=auth, content=b"[]")
+            return response.status_code
+
+    assert media.loop.run(post(None)) == 401
+    assert media.loop.run(post(("local", "not-the-secret"))) == 401
+    assert media.loop.run(post(("elsewhere", "not-the-secret"))) == 401
+
+
 def test_publishers_and_subscribers_are_measured_by_janus_with_uplink_loss(media: MediaEnv) -> None:
     app_id, api_key, placed = _room(media, "loss-room")
     url, room, pin = placed["janus_url"], placed["janus_room"], placed["pin"]

@@ -1,0 +1,150 @@
+"""JanusTelemetry on hand-written event batches (payload shapes from design/media-plane.md §3),
+stored through the real writer into the real store: the arithmetic, the mapping and the marks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from callscope.api.deps import Services
+from callscope.collectors.janus import JanusTelemetry
+from callscope.collectors.janus_tags import opaque_id, parse_opaque_id
+
+NODE, ROOM = "n1", 4242
+
+
+def _ev(t_us: int, handle: int, tag: str, kind: int, body: dict[str, Any], subtype: int | None = None) -> Any:
+    ev = {"emitter": NODE, "type": kind, "timestamp": t_us, "session_id": handle * 10, "handle_id": handle}
+    ev.update({"opaque_id": tag, "event": body})
+    if subtype is not None:
+        ev["subtype"] = subtype
+    return ev
+
+
+def _stats(mid: str, media: str, **counters: int) -> dict[str, Any]:
+    return {
+        "mid": mid,
+        "media": media,
+        "rtt": counters.pop("rtt", 0),
+        **{k.replace("_", "-"): v for k, v in counters.items()},
+    }
+
+
+def _wait_rows(services: Services, sql: str, params: dict[str, Any], n: int) -> list[dict[str, Any]]:
+    for _ in range(100):
+        rows = services.backend.query(sql, params)
+        if len(rows) >= n:
+            return rows
+        time.sleep(0.05)
+    raise AssertionError(f"{n} rows expected, found {rows}")
+
+
+def test_tags_round_trip_any_characters() -> None:
+    tag = opaque_id("user:1&x=2 é", "s/1?")
+    parsed = parse_opaque_id(tag)
+    assert parsed is not None and (parsed.user_id, parsed.session_id) == ("user:1&x=2 é", "s/1?")
+    assert parse_opaque_id("user-alice") is None and parse_opaque_id(None) is None
+
+
+def test_janus_events_become_server_samples_and_events(
+    services: Services, new_app: Callable[[], tuple[str, str]]
+) -> None:
+    app_id, _ = new_app()
+    telemetry = JanusTelemetry(
+        services.writer,
+        lambda node, number: (app_id, "room-a") if (node, number) == (NODE, ROOM) else None,
+        max_age_s=3600,
+        max_skew_s=300,
+    )
+    pub, sub = opaque_id("alice", "s-alice"), opaque_id("carol", "s-carol")
+    t0 = int(time.time() * 1e6) - 10_000_000
+    videoroom = "janus.plugin.videoroom"
+    batch = [
+        _ev(t0, 1, pub, 2, {"name": "attached", "plugin": videoroom}),
+        _ev(
+            t0,
+            1,
+            pub,
+            64,
+            {"plugin": videoroom, "data": {"event": "joined", "room": ROOM, "id": 7, "display": "A"}},
+        ),
+        _ev(t0 + 1, 1, pub, 16, {"connection": "webrtcup"}, subtype=6),
+        _ev(t0, 2, sub, 2, {"name": "attached", "plugin": videoroom}),
+        _ev(t0, 2, sub, 64, {"plugin": videoroom, "data": {"event": "subscribing", "room": ROOM, "feed": 7}}),
+        # A handle in a room Callscope did not place is not stored.
+        _ev(t0, 3, "", 64, {"plugin": videoroom, "data": {"event": "joined", "room": 99, "id": 8}}),
+    ]
+    assert telemetry.accept(NODE, orjson.dumps(batch)) == len(batch)
+    stats = []
+    for i, (lost, received, lbr, sent) in enumerate([(0, 0, 0, 0), (5, 95, 10, 100), (5, 195, 10, 200)]):
+        t = t0 + (i + 1) * 2_000_000
+        stats.append(
+            _ev(
+                t,
+                1,
+                pub,
+                32,
+                _stats(
+                    "1",
+                    "video",
+                    lost=lost,
+                    packets_received=received,
+                    bytes_received=received * 1000,
+                    jitter_local=3,
+                ),
+                subtype=3,
+            )
+        )
+        stats.append(
+            _ev(
+                t,
+                2,
+                sub,
+                32,
+                _stats(
+                    "0",
+                    "video",
+                    lost_by_remote=lbr,
+                    packets_sent=sent,
+                    rtt=12,
+                    bytes_sent=sent * 1000,
+                    jitter_remote=4,
+                ),
+                subtype=3,
+            )
+        )
+    telemetry.accept(NODE, orjson.dumps(stats))
+
+    sql = (
+        "SELECT session_id, direction, peer_id, source, loss_ratio, packets_lost, packets_expected, rtt_ms, "
+        "jitter_ms, bitrate_kbps FROM samples WHERE app_id = {app:String} ORDER BY session_id, ts"
+    )
+    rows = _wait_rows(services, sql, {"app": app_id}, 4)
+    alice = [r for r in rows if r["session_id"] == "s-alice"]
+    carol = [r for r in rows if r["session_id"] == "s-carol"]
+    assert [(r["packets_lost"], r["packets_expected"]) for r in alice] == [(5, 100), (0, 100)]
+    assert abs(alice[0]["loss_ratio"] - 0.05) < 1e-6 and alice[1]["loss_ratio"] == 0
+    assert all(r["direction"] == "up" and r["source"] == "server" and r["jitter_ms"] == 3 for r in alice)
+    assert abs(alice[0]["bitrate_kbps"] - 95 * 1000 * 8 / 2000) < 1e-3  # 95 kB in 2 s
+    assert [(r["packets_lost"], r["packets_expected"]) for r in carol] == [(10, 100), (0, 100)]
+    assert all(r["direction"] == "down" and r["peer_id"] == "alice" and r["rtt_ms"] == 12 for r in carol)
+
+    telemetry.node_lost(NODE, "media_server_lost: test")
+    assert telemetry.live_sessions() == 0
+    sql = (
+        "SELECT session_id, type, state, reason, source FROM events WHERE app_id = {app:String} "
+        "ORDER BY session_id, ts, type"
+    )
+    events = _wait_rows(services, sql, {"app": app_id}, 5)
+    seen = {(e["session_id"], e["type"], e["state"], e["reason"], e["source"]) for e in events}
+    assert seen == {
+        ("s-alice", "join", "", "", "server"),
+        ("s-alice", "connection_state", "connected", "", "server"),
+        ("s-alice", "leave", "", "media_server_lost: test", "server"),
+        ("s-carol", "join", "", "", "server"),
+        ("s-carol", "leave", "", "media_server_lost: test", "server"),
+    }
+    assert telemetry.counts["foreign_room"] == 1
