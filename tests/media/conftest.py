@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ import pytest
 
 from tests.conftest import ADMIN_TOKEN, TOKEN_SECRET
 from tests.media.nsloop import NetnsLoop
-from tests.netns import VethPair, veth_or_fail
+from tests.netns import NetnsUnavailable, VethPair, veth_pair
 
 CALLSCOPE_PORT, JANUS_PORT, JANUS_ADMIN_PORT = 18080, 18088, 18089
 START_TIMEOUT_S = 60.0
@@ -93,9 +94,10 @@ def _env(data_dir: Path, net: VethPair) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def media(tmp_path: Path) -> Iterator[MediaEnv]:
-    for net in veth_or_fail("md"):
+@contextmanager
+def media_env(tmp_path: Path) -> Iterator[MediaEnv]:
+    """Namespaces, Callscope with its Janus in `a`, a client loop in `b`; all gone afterwards."""
+    with veth_pair("md") as net:
         loop = NetnsLoop(net.b)
         log_path = tmp_path / "server.log"
         with log_path.open("ab") as log:
@@ -117,6 +119,15 @@ def media(tmp_path: Path) -> Iterator[MediaEnv]:
                 process.kill()
                 process.wait(timeout=10)
             loop.close()
+
+
+@pytest.fixture
+def media(tmp_path: Path) -> Iterator[MediaEnv]:
+    try:
+        with media_env(tmp_path) as env:
+            yield env
+    except NetnsUnavailable as exc:  # fail, never skip: these tests need real namespaces
+        pytest.fail(f"cannot create network namespaces for this test: {exc}", pytrace=False)
 
 
 def _wait_ready(env: MediaEnv) -> None:
