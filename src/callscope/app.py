@@ -13,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from callscope import __version__, web
+from callscope.analytics import abnormal as abnormal_detection
 from callscope.analytics import rollups
 from callscope.analytics.metrics import CATALOG
 from callscope.api import errors as api_errors
@@ -20,7 +21,7 @@ from callscope.api import ops
 from callscope.api.auth import Authenticator
 from callscope.api.deps import Services
 from callscope.api.middleware import RequestContext
-from callscope.api.native import admin, apps, calls, ingest, janus, metrics
+from callscope.api.native import abnormal, admin, apps, calls, ingest, janus, metrics
 from callscope.api.tokens import IngestTokens
 from callscope.collectors.janus import JanusTelemetry
 from callscope.collectors.pipeline import IngestLimits, IngestPipeline
@@ -48,6 +49,7 @@ def build_services(settings: Settings) -> Services:
         )
         set_retention(backend, "samples", "ts", settings.sample_retention_days)
         set_fsync(backend, enabled=settings.fsync, tables=(*DURABLE_TABLES, rollups.TABLE))
+        abnormal_detection.ensure(backend, fsync=settings.fsync)
         metrics = Metrics()
         recent = RecentKeys(settings.dedupe_memory_keys)
         reloaded = reload_recent_keys(
@@ -144,9 +146,17 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         if app.state.janus is not None:
             healthz = f"http://{_loopback(settings.host)}:{settings.port}/healthz"
             await app.state.janus.controller.start(lambda: _answers(healthz))
+        detector = None
+        if settings.abnormal_detection:
+            detector = abnormal_detection.BackgroundDetector(
+                abnormal_detection.Detector(app.state.services.backend), settings.abnormal_poll_s
+            )
+            detector.start()
         try:
             yield
         finally:
+            if detector is not None:
+                await detector.stop()
             if app.state.janus is not None:
                 await app.state.janus.controller.stop()
             if owned:
@@ -170,6 +180,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         metrics.router,
         admin.router,
         janus.router,
+        abnormal.router,
     ):
         app.include_router(router)
     app.mount("/sdk", StaticFiles(directory=Path(web.__file__).parent / "static" / "sdk"), name="sdk")

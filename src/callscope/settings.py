@@ -139,6 +139,18 @@ class Settings(BaseSettings):
         description="fsync every commit before acknowledging (survives power loss, not just a "
         "crash). Turn off only on disposable stores.",
     )
+    abnormal_detection: bool = Field(
+        True,
+        description="Detect abnormal events (slow joins, freezes; docs/abnormal.md) continuously "
+        "in this process. With several processes on one ClickHouse store, leave it on in one.",
+    )
+    abnormal_poll_s: float = Field(
+        2.0,
+        gt=0,
+        le=5,
+        description="Seconds between abnormal-event detection passes (events are stored within "
+        "about this plus 1 s of their data being ingested).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Minimum level of log records."
     )

@@ -1,8 +1,9 @@
 """Type 1: slow joins, from call events.
 
-A user's join attempt starts at the first connection event (`connection_state`, `ice_state`) or
-failed attempt (`join_failed`) of that user in the room since their previous `join`, `leave` or
-`kicked` there (looking back at most `join_lookback_s`), across sessions: a failed attempt and
+A user's join attempt starts at the first connecting event (`connection_state` / `ice_state` in
+state new, connecting, checking or failed) or failed attempt (`join_failed`) of that user in the
+room after their previous `join`, `leave` or `kicked` there (looking back at most
+`join_lookback_s`), across sessions: a failed attempt and
 its retry are one wait for the user. A `join` more than `slow_join_ms` after that start is slow.
 Its factor comes from the last failed attempt's reason (rules.JOIN_FAILURE_FACTORS), "Others"
 without one. A join with no connection event before it has no measurable wait and is skipped.
@@ -20,6 +21,7 @@ from callscope.analytics.abnormal.taxonomy import JOIN_FACTORS, OTHERS, Abnormal
 from callscope.storage.base import StorageBackend
 
 ATTEMPT_TYPES = ("connection_state", "ice_state", "join_failed")
+ATTEMPT_STATES = ("new", "connecting", "checking", "failed")  # of connection_state / ice_state
 BOUNDARY_TYPES = ("join", "leave", "kicked")
 MAX_USERS_PER_CONTEXT = 200
 
@@ -51,7 +53,7 @@ def read_candidates(backend: StorageBackend, lo_ms: int, hi_ms: int, limit: int)
 def _context_sql(users: int) -> str:
     listed = ", ".join(f"{{u{i}:String}}" for i in range(users))
     types = ", ".join(f"'{t}'" for t in (*ATTEMPT_TYPES, *BOUNDARY_TYPES))
-    return f"""SELECT user_id, session_id, type, reason, toUnixTimestamp64Micro(ts) AS ts_us
+    return f"""SELECT user_id, session_id, type, state, reason, toUnixTimestamp64Micro(ts) AS ts_us
 FROM events
 WHERE app_id = {{app:String}} AND room_id = {{room:String}}
   AND ts >= fromUnixTimestamp64Micro({{lo:Int64}}, 'UTC')
@@ -86,6 +88,11 @@ def read_context(
     return backend.query(_context_sql(len(users)), params)
 
 
+def _attempt(row: dict[str, Any]) -> bool:
+    """An event that shows the user trying to get in (not one of an established session)."""
+    return row["type"] == "join_failed" or (row["type"] in ATTEMPT_TYPES and row["state"] in ATTEMPT_STATES)
+
+
 def failure_factor(reason: str) -> int:
     if reason in JOIN_FAILURE_FACTORS:
         return JOIN_FAILURE_FACTORS[reason]
@@ -102,9 +109,10 @@ def evaluate(
         mine = sorted((r for r in rows if r["user_id"] == j.user_id), key=lambda r: r["ts_us"])
         since = max(
             (r["ts_us"] for r in mine if r["type"] in BOUNDARY_TYPES and r["ts_us"] < j.ts_us),
-            default=j.ts_us - th.join_lookback_s * 1_000_000,
+            default=j.ts_us - th.join_lookback_s * 1_000_000 - 1,
         )
-        attempts = [r for r in mine if r["type"] in ATTEMPT_TYPES and since <= r["ts_us"] <= j.ts_us]
+        since = max(since, j.ts_us - th.join_lookback_s * 1_000_000 - 1)
+        attempts = [r for r in mine if _attempt(r) and since < r["ts_us"] <= j.ts_us]
         if not attempts:
             continue
         delay_ms = (j.ts_us - attempts[0]["ts_us"]) // 1000

@@ -16,7 +16,10 @@ HEALTHY: dict[str, dict[str, float]] = {
     "audio": {"bitrate_kbps": 32.0, "loss_ratio": 0.002, "jitter_ms": 4.0, "rtt_ms": 40.0},
     "video": {"bitrate_kbps": 1200.0, "loss_ratio": 0.002, "jitter_ms": 4.0, "rtt_ms": 40.0, "fps": 28.0},
 }
-FROZEN = {"audio": {"concealment_ratio": 0.12}, "video": {"freeze_ms": 1500, "freeze_count": 1}}
+FROZEN: dict[str, dict[str, Any]] = {
+    "audio": {"concealment_ratio": 0.12},
+    "video": {"freeze_ms": 1500, "freeze_count": 1},
+}
 IDLE_CPU = {"system_cpu_ratio": 0.3, "app_cpu_ratio": 0.2}
 
 
@@ -27,7 +30,7 @@ class Vector:
     expected: tuple[Expected, ...]
 
 
-def _row(user: str, at_s: int, kind: str, direction: str = "none", **values: Any) -> dict[str, Any]:
+def _row(user: str, at_s: int, kind: str, direction: str, values: dict[str, Any]) -> dict[str, Any]:
     return {"table": "samples", "user": user, "at_s": at_s, "kind": kind, "direction": direction, **values}
 
 
@@ -46,19 +49,19 @@ def scene(
     (with `receiver` overrides), `p`'s sent windows carry `publisher` overrides at 10 s."""
     rows = []
     for at in (5, 10):
-        down = {**HEALTHY[media], "concealment_ratio": 0.002} if media == "audio" else dict(HEALTHY[media])
+        down: dict[str, Any] = dict(HEALTHY[media])
+        if media == "audio":
+            down["concealment_ratio"] = 0.002
         if at in frozen_at:
             down |= FROZEN[media] | (receiver or {})
-        rows.append(_row("r", at, media, "down", peer="p", **down))
-        rows.append(_row("r", at, "device", **(receiver_cpu if at == 10 and receiver_cpu else IDLE_CPU)))
+        rows.append(_row("r", at, media, "down", {"peer": "p", **down}))
+        rows.append(_row("r", at, "device", "none", receiver_cpu if at == 10 and receiver_cpu else IDLE_CPU))
         if publisher_online:
-            rows.append(
-                _row("p", at, "device", **(publisher_cpu if at == 10 and publisher_cpu else IDLE_CPU))
-            )
+            cpu = publisher_cpu if at == 10 and publisher_cpu else IDLE_CPU
+            rows.append(_row("p", at, "device", "none", cpu))
             if publisher_sends:
-                rows.append(
-                    _row("p", at, media, "up", **HEALTHY[media] | ((publisher or {}) if at == 10 else {}))
-                )
+                sent = HEALTHY[media] | ((publisher or {}) if at == 10 else {})
+                rows.append(_row("p", at, media, "up", sent))
     return tuple(rows)
 
 
@@ -66,8 +69,18 @@ def _event(user: str, at_s: float, type_: str, **values: Any) -> dict[str, Any]:
     return {"table": "events", "user": user, "at_s": at_s, "type": type_, **values}
 
 
-def _join(at_s: float, *, failure: str | None = None) -> tuple[dict[str, Any], ...]:
+def _join(
+    at_s: float, *, failure: str | None = None, earlier_stay: bool = False
+) -> tuple[dict[str, Any], ...]:
     rows = [_event("r", 0, "connection_state", state="connecting")]
+    if earlier_stay:  # a previous stay of the same user: its own states do not start this attempt
+        rows = [
+            _event("r", -100, "connection_state", state="connecting", session="before"),
+            _event("r", -99, "join", session="before"),
+            _event("r", -99, "connection_state", state="connected", session="before"),
+            _event("r", -50, "connection_state", state="disconnected", session="before"),
+            _event("r", 1, "connection_state", state="connecting"),
+        ]
     if failure is not None:
         rows += [_event("r", 3, "join_failed", reason=failure, session="first")]
     rows.append(_event("r", at_s, "join"))
@@ -168,6 +181,11 @@ VECTORS: tuple[Vector, ...] = (
     ),
     Vector("join after 7 s → type 1, others", _join(7.0), ((1, 16, L, "r", ""),)),
     Vector("join after 5 s is not slow", _join(5.0), ()),
+    Vector(
+        "a dropped earlier stay (no leave) does not start the next attempt",
+        _join(3.0, earlier_stay=True),
+        (),
+    ),
     Vector(
         "ICE failure then a retry → type 1, link setup failure",
         _join(12.0, failure="ice_failed"),
