@@ -56,7 +56,9 @@ def _node(runtime: JanusRuntime, authorization: str | None) -> str:
 async def janus_events(
     request: Request, services: ServicesDep, authorization: AuthorizationHeader = None
 ) -> JSONBytes:
-    runtime = _runtime(request)
+    runtime: JanusRuntime | None = getattr(request.app.state, "janus", None)
+    if runtime is None:  # no node, so no credential can be right: refuse as for a wrong one
+        raise AuthError("Janus event handler credentials are missing or wrong")
     node = _node(runtime, authorization)
     body = await read_body(request, services.settings.max_body_bytes)
     return JSONBytes({"received": runtime.telemetry.accept(node, body)})
