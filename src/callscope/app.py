@@ -45,10 +45,13 @@ def build_services(settings: Settings) -> Services:
     try:
         applied = migrate(backend)
         rollup_columns = rollups.ensure(
-            backend, CATALOG, retention_days=settings.minute_rollup_retention_days
+            backend,
+            CATALOG,
+            retention_days=settings.minute_rollup_retention_days,
+            day_retention_days=settings.day_rollup_retention_days,
         )
         set_retention(backend, "samples", "ts", settings.sample_retention_days)
-        set_fsync(backend, enabled=settings.fsync, tables=(*DURABLE_TABLES, rollups.TABLE))
+        set_fsync(backend, enabled=settings.fsync, tables=(*DURABLE_TABLES, *rollups.TABLES))
         abnormal_detection.ensure(backend, fsync=settings.fsync)
         metrics = Metrics()
         recent = RecentKeys(settings.dedupe_memory_keys)

@@ -134,6 +134,13 @@ class Settings(BaseSettings):
         description="Days the per-minute metric rollups are kept (the engine's TTL drops older "
         "minutes; at least 31, the vendors' history window).",
     )
+    day_rollup_retention_days: int = Field(
+        400,
+        ge=400,
+        le=36500,
+        description="Days the per-day metric rollups are kept (history and usage queries; at "
+        "least 400, a year of daily history plus a month).",
+    )
     fsync: bool = Field(
         True,
         description="fsync every commit before acknowledging (survives power loss, not just a "

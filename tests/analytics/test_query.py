@@ -227,3 +227,65 @@ def test_nothing_measured_is_null_not_zero(services: Services) -> None:
         interval="total",
     )
     assert empty.rows[0]["loss_ratio"] is None and empty.rows[0]["rtt_ms_max"] is None
+
+
+DAY_MS = 86_400_000
+
+
+def test_whole_days_come_from_the_day_rollup_and_match_the_raw_definition(
+    services: Services, loaded: dict[str, Any]
+) -> None:
+    day0_ms = loaded["t0_ms"] // DAY_MS * DAY_MS
+    window = TimeRange.parse(day0_ms - DAY_MS, day0_ms + DAY_MS)  # whole UTC days: the day table
+    app_id = loaded["app_id"]
+    stored = services.backend.query(
+        f"SELECT sum(samples) AS n FROM {rollups.DAY_TABLE} WHERE app_id = {{app:String}}",  # noqa: S608
+        {"app": app_id},
+    )
+    assert stored[0]["n"] == loaded["count"]  # the day view saw every sample
+    sample_metrics = [m for m in CATALOG if m.source == "samples"]
+    days = query_metrics(
+        services.backend,
+        metrics=[m.name for m in sample_metrics],
+        scope=Scope(app_id),
+        window=window,
+        interval="1d",
+    ).rows
+    assert [r["ts"].astimezone(UTC) for r in days] == [datetime.fromtimestamp(day0_ms / 1000, UTC)]
+    for metric in sample_metrics:
+        want = direct(services, metric, app_id)[0]["v"]
+        assert close(days[0][metric.name], want), f"{metric.name}: day {days[0][metric.name]} vs raw {want}"
+
+
+def test_day_rollup_is_seeded_from_minutes_when_a_store_first_gets_it(store_dir: Any) -> None:
+    from callscope.storage.migrations import migrate
+    from callscope.storage.registry import open_backend
+
+    backend = open_backend(f"chdb://{store_dir}/store?database=days_upgrade")
+    try:
+        migrate(backend)
+        rollups.ensure(backend, CATALOG, retention_days=31)
+        t0_ms = (int(time.time() * 1000) // MIN_MS - 30) * MIN_MS
+        backend.command(
+            "INSERT INTO samples (app_id, room_id, user_id, session_id, kind, direction, peer_id, ts, "
+            "window_ms, rtt_ms, ingested_at) SELECT 'a', 'r', 'u', 's', 'audio', 'down', 'p', "
+            "fromUnixTimestamp64Milli(toInt64({t0:Int64} + number * 5000), 'UTC'), 5000, 10.0 * number, "
+            "fromUnixTimestamp64Milli({t0:Int64}, 'UTC') FROM numbers(40)",
+            {"t0": t0_ms},
+        )
+        # A store from before daily rollups: minutes exist, days do not.
+        backend.command(f"DROP VIEW {rollups.DAY_VIEW}")
+        backend.command(f"DROP TABLE {rollups.DAY_TABLE}")
+        rollups.ensure(backend, CATALOG, retention_days=31)
+        got = backend.query(
+            f"SELECT sum(samples) AS n, {rollups.merged(CATALOG['rtt_ms'])} AS rtt FROM {rollups.DAY_TABLE}"  # noqa: S608
+        )[0]
+        assert got["n"] == 40
+        assert got["rtt"] == pytest.approx(sum(10.0 * i for i in range(40)) / 40)
+        # Seeded once: a further start-up adds nothing.
+        rollups.ensure(backend, CATALOG, retention_days=31)
+        again = backend.query(f"SELECT sum(samples) AS n FROM {rollups.DAY_TABLE}")[0]  # noqa: S608
+        assert again["n"] == 40
+    finally:
+        backend.command("DROP DATABASE IF EXISTS days_upgrade")
+        backend.close()

@@ -19,6 +19,7 @@ from callscope.storage.base import StorageBackend
 
 Interval = Literal["1m", "5m", "10m", "1h", "1d", "total"]
 INTERVAL_S: dict[str, int] = {"1m": 60, "5m": 300, "10m": 600, "1h": 3600, "1d": 86400}
+DAY_US = 86_400_000_000
 GROUPABLE = ("room_id", "user_id", "session_id", "kind", "direction", "peer_id", "source")
 MAX_METRICS = 32
 
@@ -98,7 +99,7 @@ def query_metrics(
         by_source.setdefault(m.source, []).append(m)
     merged: dict[tuple[Any, ...], dict[str, Any]] = {}
     for source, group in by_source.items():
-        plan = _SOURCES[source]
+        plan = _plan(source, interval, window)
         rows = _run(backend, plan, group, scope, window, interval, filters, keys)
         for row in rows:
             key = tuple(row.get(k) for k in ("ts", *keys))
@@ -128,17 +129,15 @@ class _Source:
     columns: frozenset[str]
     count: str  # how many source rows the answer covers, named after them
     expression: Callable[[Metric], str]
+    # How a bound (bound parameter `{lo:Int64}` / `{hi:Int64}`, µs) reads against the time column.
+    bound: str = "fromUnixTimestamp64Micro({{{name}:Int64}}, 'UTC')"
+    lower: str = "toStartOfMinute({bound})"
 
 
+_SAMPLES = frozenset(GROUPABLE)
 _SOURCES = {
     # Samples are many: their metrics come from the per-minute rollup.
-    "samples": _Source(
-        rollups.TABLE,
-        "minute",
-        frozenset(GROUPABLE),
-        "sum(samples) AS samples",
-        rollups.merged,
-    ),
+    "samples": _Source(rollups.TABLE, "minute", _SAMPLES, "sum(samples) AS samples", rollups.merged),
     # Events are few (a handful per session): their metrics are computed from the rows.
     "events": _Source(
         "events",
@@ -148,6 +147,23 @@ _SOURCES = {
         lambda m: m.sql(),
     ),
 }
+# Whole UTC days of sample metrics come from the per-day rollup, which outlives the minutes.
+_SAMPLE_DAYS = _Source(
+    rollups.DAY_TABLE,
+    "day",
+    _SAMPLES,
+    "sum(samples) AS samples",
+    rollups.merged,
+    bound="toDate(fromUnixTimestamp64Micro({{{name}:Int64}}, 'UTC'))",
+    lower="{bound}",
+)
+
+
+def _plan(source: str, interval: str, window: TimeRange) -> _Source:
+    whole_days = window.start_us % DAY_US == 0 and window.end_us % DAY_US == 0
+    if source == "samples" and interval in ("1d", "total") and whole_days:
+        return _SAMPLE_DAYS
+    return _SOURCES[source]
 
 
 def _run(
@@ -165,8 +181,8 @@ def _run(
     params: dict[str, Any] = {"app": scope.app_id, "lo": window.start_us, "hi": window.end_us}
     where = [
         "app_id = {app:String}",
-        f"{t} >= toStartOfMinute(fromUnixTimestamp64Micro({{lo:Int64}}, 'UTC'))",
-        f"{t} < fromUnixTimestamp64Micro({{hi:Int64}}, 'UTC')",
+        f"{t} >= {plan.lower.format(bound=plan.bound.format(name='lo'))}",
+        f"{t} < {plan.bound.format(name='hi')}",
     ]
     for key in ("room_id", "user_id", "session_id", "peer_id"):
         value = getattr(scope, key)
@@ -188,10 +204,16 @@ def _run(
     group_keys = list(keys)
     if interval != "total":
         # DateTime64 so the bucket reaches Python as a datetime (a DateTime comes back as an int).
+        # Named `bucket`, not `ts`: a select alias would shadow the events' own ts in WHERE.
         seconds = INTERVAL_S[interval]
-        select.insert(0, f"toDateTime64(toStartOfInterval({t}, toIntervalSecond({seconds})), 0, 'UTC') AS ts")
-        group_keys = ["ts", *group_keys]
+        start = f"toStartOfInterval(toDateTime({t}, 'UTC'), toIntervalSecond({seconds}))"
+        select.insert(0, f"toDateTime64({start}, 0, 'UTC') AS bucket")
+        group_keys = ["bucket", *group_keys]
     group = f" GROUP BY {', '.join(group_keys)}" if group_keys else ""
     # Only catalog SQL, fixed column names and validated keys are formatted in; values are bound.
     sql = f"SELECT {', '.join(select)} FROM {plan.table} WHERE {' AND '.join(where)}{group}"  # noqa: S608
-    return backend.query(sql, params)
+    rows = backend.query(sql, params)
+    for row in rows:
+        if "bucket" in row:
+            row["ts"] = row.pop("bucket")
+    return rows

@@ -9,6 +9,10 @@ divide. Known gap: a crash between the two part writes of one insert (samples, t
 leaves that minute short; the request was not acknowledged, and nothing rebuilds such a
 minute from the samples yet.
 
+`stream_days` holds the same partials per stream and UTC day, filled by a second view on
+`stream_minutes` (views cascade: a sample reaches both in the one insert). Days outlive minutes
+(400 vs 31 days by default), which is what history queries over a year read.
+
 Columns are named after the definition version (`audio_mos_v1__num`). A new metric or a new
 version adds columns on start-up (`ensure`), recreates the view and backfills the new columns
 from the raw samples still retained; columns of an older version stay, so the numbers stored
@@ -25,6 +29,9 @@ from callscope.storage.migrations import set_retention
 
 TABLE = "stream_minutes"
 VIEW = "stream_minutes_mv"
+DAY_TABLE = "stream_days"
+DAY_VIEW = "stream_days_mv"
+TABLES = (TABLE, DAY_TABLE)
 KEYS = ("app_id", "room_id", "user_id", "session_id", "kind", "direction", "peer_id", "source")
 _KEY_TYPES = {"app_id": "LowCardinality(String)", "kind": "LowCardinality(String)"}
 _KEY_TYPES |= {"direction": "LowCardinality(String)", "source": "LowCardinality(String)"}
@@ -35,6 +42,11 @@ class Column:
     name: str
     type: str
     select: str  # the aggregate over samples that fills it
+
+    @property
+    def merge(self) -> str:
+        """How partials of this column combine (minutes into days, parts into parts)."""
+        return self.type.removeprefix("SimpleAggregateFunction(").split(",")[0]
 
 
 def columns(metric: Metric) -> list[Column]:
@@ -72,16 +84,16 @@ def _wanted(catalog: Catalog) -> list[Column]:
     return [c for m in catalog if m.source == "samples" for c in columns(m)]
 
 
-def _create_table_sql(retention_days: int) -> str:
+def _create_table_sql(table: str, time_column: str, time_type: str, retention_days: int) -> str:
     keys = ",\n    ".join(f"{k} {_KEY_TYPES.get(k, 'String')}" for k in KEYS)
-    return f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+    return f"""CREATE TABLE IF NOT EXISTS {table} (
     {keys},
-    minute DateTime('UTC'),
+    {time_column} {time_type},
     samples SimpleAggregateFunction(sum, UInt64)
 ) ENGINE = AggregatingMergeTree
-PARTITION BY toYYYYMM(minute)
-ORDER BY (app_id, minute, room_id, user_id, session_id, kind, direction, peer_id, source)
-TTL minute + INTERVAL {int(retention_days)} DAY
+PARTITION BY toYYYYMM({time_column})
+ORDER BY (app_id, {time_column}, room_id, user_id, session_id, kind, direction, peer_id, source)
+TTL toDateTime({time_column}) + INTERVAL {int(retention_days)} DAY
 SETTINGS fsync_after_insert = 1, fsync_part_directory = 1"""
 
 
@@ -94,26 +106,58 @@ def _select_sql(wanted: list[Column], with_count: bool) -> str:
     return f"SELECT {', '.join(parts)} FROM samples GROUP BY {', '.join(KEYS)}, minute"  # noqa: S608
 
 
-def ensure(backend: StorageBackend, catalog: Catalog, *, retention_days: int) -> list[str]:
-    """Bring the rollup up to the catalog. Runs at start-up, before ingest, so the backfill
-    and the view never both count the same sample. Returns the columns added."""
-    existed = bool(backend.query("EXISTS TABLE " + TABLE)[0].popitem()[1])
-    backend.command(_create_table_sql(retention_days))
-    set_retention(backend, TABLE, "minute", retention_days)
-    present = {r["name"] for r in backend.query(f"DESCRIBE TABLE {TABLE}")}
-    wanted = _wanted(catalog)
+def _days_sql(wanted: list[Column]) -> str:
+    """Minutes into days: every partial combines the way its column type says."""
+    parts = [*KEYS, "toDate(minute) AS day", "sum(samples) AS samples"]
+    parts += [f"{c.merge}({c.name}) AS {c.name}" for c in wanted]
+    return f"SELECT {', '.join(parts)} FROM {TABLE} GROUP BY {', '.join(KEYS)}, day"  # noqa: S608
+
+
+def _exists(backend: StorageBackend, table: str) -> bool:
+    return bool(backend.query("EXISTS TABLE " + table)[0].popitem()[1])
+
+
+def _add_columns(backend: StorageBackend, table: str, wanted: list[Column]) -> list[Column]:
+    present = {r["name"] for r in backend.query(f"DESCRIBE TABLE {table}")}
     missing = [c for c in wanted if c.name not in present]
-    # The view is always rebuilt: its SQL may have changed (same definitions, cheaper text)
+    for c in missing:
+        backend.command(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {c.name} {c.type}")
+    return missing
+
+
+def ensure(
+    backend: StorageBackend, catalog: Catalog, *, retention_days: int, day_retention_days: int = 400
+) -> list[str]:
+    """Bring the rollups up to the catalog. Runs at start-up, before ingest, so the backfill
+    and the views never both count the same sample. Returns the minute columns added."""
+    minutes_existed, days_existed = _exists(backend, TABLE), _exists(backend, DAY_TABLE)
+    backend.command(_create_table_sql(TABLE, "minute", "DateTime('UTC')", retention_days))
+    backend.command(_create_table_sql(DAY_TABLE, "day", "Date", day_retention_days))
+    set_retention(backend, TABLE, "minute", retention_days)
+    set_retention(backend, DAY_TABLE, "day", day_retention_days)
+    wanted = _wanted(catalog)
+    missing = _add_columns(backend, TABLE, wanted)
+    _add_columns(backend, DAY_TABLE, wanted)
+    # The views are always rebuilt: their SQL may have changed (same definitions, cheaper text)
     # and nothing is being ingested yet, so no insert can slip between the drop and the create.
     backend.command(f"DROP VIEW IF EXISTS {VIEW}")
-    for c in missing:
-        backend.command(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS {c.name} {c.type}")
+    backend.command(f"DROP VIEW IF EXISTS {DAY_VIEW}")
+    if minutes_existed and not days_existed:
+        # Daily rollups are new to this store: seed them from the minutes it still holds, before
+        # the minute backfill below (which flows into days through the view) adds new columns.
+        kept = [c for c in wanted if c not in missing]
+        names = ", ".join([*KEYS, "day", "samples", *(c.name for c in kept)])
+        backend.command(f"INSERT INTO {DAY_TABLE} ({names}) {_days_sql(kept)}")
+    backend.command(f"CREATE MATERIALIZED VIEW {DAY_VIEW} TO {DAY_TABLE} AS {_days_sql(wanted)}")
     backend.command(f"CREATE MATERIALIZED VIEW {VIEW} TO {TABLE} AS {_select_sql(wanted, with_count=True)}")
-    # Rows holding only the new columns (zeros elsewhere) merge into the existing minutes exactly.
-    backfill = wanted if not existed else missing
+    # Rows holding only the new columns (zeros elsewhere) merge into the existing minutes exactly,
+    # and reach the days through the day view.
+    backfill = wanted if not minutes_existed else missing
     if backfill:
         names = ", ".join(
-            [*KEYS, "minute", *(["samples"] if not existed else []), *(c.name for c in backfill)]
+            [*KEYS, "minute", *(["samples"] if not minutes_existed else []), *(c.name for c in backfill)]
         )
-        backend.command(f"INSERT INTO {TABLE} ({names}) {_select_sql(backfill, with_count=not existed)}")
+        backend.command(
+            f"INSERT INTO {TABLE} ({names}) {_select_sql(backfill, with_count=not minutes_existed)}"
+        )
     return [c.name for c in missing]
