@@ -15,8 +15,10 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from callscope.analytics import limits
 from callscope.analytics.timerange import TimeRange
 from callscope.domain.samples import SERIES_MEASUREMENTS
+from callscope.domain.timestamps import now_us, to_epoch_us
 from callscope.errors import BadRequest, NotFound
 from callscope.storage.base import StorageBackend
 from callscope.storage.schema import EVENT_ATTRIBUTES
@@ -165,6 +167,7 @@ def _with_instances(participants: list[Participant]) -> list[Participant]:
 def room_instances(
     backend: StorageBackend, *, app_id: str, window: TimeRange, now: datetime, state: str | None = None
 ) -> list[RoomInstance]:
+    limits.ROOM_LIST.check(window, now_us=to_epoch_us(now))
     by_instance: dict[str, list[Participant]] = {}
     for p in _participants(backend, app_id, window, "", now):
         by_instance.setdefault(p.instance_id, []).append(p)
@@ -190,6 +193,7 @@ def room_instances(
 def participants(
     backend: StorageBackend, *, app_id: str, room_id: str, instance_id: str, window: TimeRange, now: datetime
 ) -> list[Participant]:
+    limits.ROOM_LIST.check(window, now_us=to_epoch_us(now))
     members = [
         p for p in _participants(backend, app_id, window, room_id, now) if p.instance_id == instance_id
     ]
@@ -233,6 +237,7 @@ def series(
 
     NaN (unmeasured) never enters an aggregate: a bucket with no measurement of a metric has none.
     """
+    limits.PER_USER.check(window, now_us=now_us())
     params = {
         "app": app_id,
         "room": room_id,
@@ -292,6 +297,7 @@ def series(
 def timeline(
     backend: StorageBackend, *, app_id: str, room_id: str, window: TimeRange, session_id: str = ""
 ) -> list[dict[str, Any]]:
+    limits.ROOM_LIST.check(window, now_us=now_us())
     # Only the fixed _IN_RANGE text is formatted in; every value is bound.
     sql = (
         "SELECT ts, type, user_id, session_id, peer_id, state, reason, device FROM events "  # noqa: S608

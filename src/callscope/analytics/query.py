@@ -11,15 +11,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from callscope.analytics import rollups
+from callscope.analytics import limits, rollups
 from callscope.analytics.metrics import CATALOG, Aggregation, Catalog, Metric
 from callscope.analytics.timerange import TimeRange
+from callscope.domain.timestamps import now_us
 from callscope.errors import BadRequest
 from callscope.storage.base import StorageBackend
 
 Interval = Literal["1m", "5m", "10m", "1h", "1d", "total"]
 INTERVAL_S: dict[str, int] = {"1m": 60, "5m": 300, "10m": 600, "1h": 3600, "1d": 86400}
 DAY_US = 86_400_000_000
+MINUTE_INTERVALS = ("1m", "5m", "10m")  # per-minute ("real-time") families: at most a day at a time
 GROUPABLE = ("room_id", "user_id", "session_id", "kind", "direction", "peer_id", "source")
 MAX_METRICS = 32
 
@@ -94,6 +96,8 @@ def query_metrics(
         )
     if interval != "total" and interval not in INTERVAL_S:
         raise BadRequest(f"interval must be one of {', '.join([*INTERVAL_S, 'total'])}", field="interval")
+    span = limits.REALTIME if interval in MINUTE_INTERVALS else limits.HISTORY
+    span.check(window, now_us=now_us())
     by_source: dict[str, list[Metric]] = {}
     for m in chosen:
         by_source.setdefault(m.source, []).append(m)

@@ -11,7 +11,8 @@ import orjson
 from fastapi import APIRouter, Query
 
 from callscope.analytics import calls
-from callscope.analytics.timerange import TimeRange
+from callscope.analytics.limits import ROOM_LIST
+from callscope.analytics.timerange import MAX_SPAN_S, TimeRange
 from callscope.api.deps import AppOwnerDep, ServicesDep
 from callscope.api.native import schemas
 from callscope.api.responses import JSONBytes
@@ -31,8 +32,9 @@ def _when(value: str, name: str) -> WireTimestamp:
         raise BadRequest(f"{name}: not a timestamp: {value!r}", field=name) from exc
 
 
-def time_range(start: str, end: str) -> TimeRange:
-    return TimeRange.parse(_when(start, "start"), _when(end, "end"))
+def time_range(start: str, end: str, *, max_span_s: int = MAX_SPAN_S) -> TimeRange:
+    """The query's window; each analytics function then applies its own family's limits."""
+    return TimeRange.parse(_when(start, "start"), _when(end, "end"), max_span_s=max_span_s)
 
 
 def _cursor_encode(start_ts: datetime, instance_id: str) -> str:
@@ -61,7 +63,7 @@ async def list_room_instances(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: str | None = None,
 ) -> JSONBytes:
-    window = time_range(start, end)
+    window = time_range(start, end, max_span_s=ROOM_LIST.max_span_s)
     found = await asyncio.to_thread(
         calls.room_instances,
         services.backend,
@@ -85,7 +87,7 @@ async def list_room_instances(
 async def list_participants(
     app_id: AppOwnerDep, room_id: str, instance_id: str, services: ServicesDep, start: When, end: When
 ) -> JSONBytes:
-    window = time_range(start, end)
+    window = time_range(start, end, max_span_s=ROOM_LIST.max_span_s)
     found = await asyncio.to_thread(
         calls.participants,
         services.backend,
@@ -145,7 +147,7 @@ async def room_timeline(
     app_id: AppOwnerDep, room_id: str, services: ServicesDep, start: When, end: When, session_id: str = ""
 ) -> JSONBytes:
     """The event timeline of a room (or of one participant session in it)."""
-    window = time_range(start, end)
+    window = time_range(start, end, max_span_s=ROOM_LIST.max_span_s)
     events = await asyncio.to_thread(
         calls.timeline, services.backend, app_id=app_id, room_id=room_id, window=window, session_id=session_id
     )
