@@ -22,6 +22,7 @@ from callscope.api.auth import Authenticator
 from callscope.api.deps import Services
 from callscope.api.middleware import RequestContext
 from callscope.api.native import abnormal, admin, apps, calls, ingest, janus, metrics
+from callscope.api.native.streaming import router as streaming_router
 from callscope.api.tokens import IngestTokens
 from callscope.collectors.janus import JanusTelemetry
 from callscope.collectors.pipeline import IngestLimits, IngestPipeline
@@ -184,6 +185,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         admin.router,
         janus.router,
         abnormal.router,
+        streaming_router,
     ):
         app.include_router(router)
     app.mount("/sdk", StaticFiles(directory=Path(web.__file__).parent / "static" / "sdk"), name="sdk")
