@@ -163,3 +163,31 @@ def test_admin_token_guards_admin_routes(client: httpx.Client) -> None:
 def test_malformed_authorization_headers(client: httpx.Client, header: str) -> None:
     response = client.post("/v1/ingest/samples", json={"samples": []}, headers={"Authorization": header})
     assert response.status_code == 401
+
+
+def test_browser_join_events_take_the_request_address_server_ones_do_not(
+    client: httpx.Client, services: Services, new_app: Callable[[], tuple[str, str]]
+) -> None:
+    app_id, key = new_app()
+    token = mint(client, app_id, key, room="room-1", user="alice")
+    now_ms = int(time.time() * 1000)
+    base = {"room_id": "room-1", "user_id": "alice", "ts": now_ms}
+    browser = [
+        base | {"session_id": "s-browser", "type": "join"},
+        base | {"session_id": "s-told", "type": "join", "ip": "8.8.8.8"},  # an address it was given
+        base | {"session_id": "s-browser", "type": "camera_on", "ts": now_ms + 1},
+    ]
+    server = [base | {"session_id": "s-server", "type": "join"}]
+    for events, credential in ((browser, token), (server, key)):
+        reply = client.post("/v1/ingest/events", json={"events": events}, headers=bearer(credential))
+        assert reply.status_code == 200 and reply.json()["accepted"] == len(events), reply.text
+    rows = services.backend.query(
+        "SELECT session_id, type, ip FROM events WHERE app_id = {app:String} ORDER BY session_id, type",
+        {"app": app_id},
+    )
+    assert [(r["session_id"], r["type"], r["ip"]) for r in rows] == [
+        ("s-browser", "camera_on", ""),  # only joins say where the participant is
+        ("s-browser", "join", "127.0.0.1"),  # the test client connects over loopback
+        ("s-server", "join", ""),  # the customer's server is not the participant
+        ("s-told", "join", "8.8.8.8"),
+    ]

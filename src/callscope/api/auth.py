@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import threading
 import time
+from dataclasses import replace
 
 from callscope.api.tokens import PREFIX as TOKEN_PREFIX
 from callscope.api.tokens import IngestTokens
@@ -55,13 +56,13 @@ class Authenticator:
             raise Forbidden("this API key belongs to another app")
         return owner
 
-    def ingest_scope(self, authorization: str | None) -> IngestScope:
+    def ingest_scope(self, authorization: str | None, client_ip: str = "") -> IngestScope:
         credential = _bearer(authorization)
         if credential.startswith(f"{TOKEN_PREFIX}."):
             scope = self._tokens.verify(credential, now_us=now_us())
             if scope.app_id not in self._app_ids:
                 raise AuthError("the app of this ingest token no longer exists")
-            return scope
+            return replace(scope, client_ip=client_ip)
         return IngestScope(self.app_for_api_key(credential))
 
     def check_admin(self, authorization: str | None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from callscope.collectors.checks import Window, check_records, record_columns
 from callscope.collectors.decode import Decoded
 from callscope.collectors.outcomes import ItemProblem, Outcome, Reason
-from callscope.domain.events import PEER_STATES, STATE_EVENTS, Event
+from callscope.domain.events import PEER_STATES, STATE_EVENTS, Event, EventType
 from callscope.domain.samples import Source
 from callscope.domain.tenancy import IngestScope
 from callscope.storage.dedupe import event_key
@@ -34,6 +34,9 @@ def _consistency(index: int, e: Event) -> ItemProblem | None:
     return None
 
 
+_JOINS = (EventType.JOIN, EventType.JOIN_FAILED)
+
+
 def event_rows(
     decoded: Decoded[Event], *, app_id: str, scope: IngestScope, window: Window
 ) -> tuple[TableRows, list[int], list[ItemProblem]]:
@@ -48,6 +51,11 @@ def event_rows(
     kept, kept_ts = checked.records, checked.ts_us
     columns = record_columns(kept, [*_COPIED, "type"], app_id=app_id, ts_us=kept_ts, now_us=window.now_us)
     columns["source"] = [Source.CLIENT.value] * len(kept)
+    if scope.client_ip:
+        columns["ip"] = [
+            scope.client_ip if not ip and e.type in _JOINS else ip
+            for e, ip in zip(kept, columns["ip"], strict=True)
+        ]
     keys = [
         event_key(app_id, e.room_id, e.session_id, e.type, e.event_id, ts)
         for e, ts in zip(kept, kept_ts, strict=True)

@@ -17,8 +17,15 @@ class App:
 
 @dataclass(frozen=True, slots=True)
 class IngestScope:
-    """What an ingest credential may write: one app, and optionally one room and one user."""
+    """What an ingest credential may write: one app, and optionally one room and one user.
+
+    `client_ip` is the address a browser's request came from (ingest tokens only: a request
+    signed with the app's secret key comes from the customer's servers, whose address says
+    nothing about the participant). A browser cannot know its own public address, so join
+    events take this one when they carry none.
+    """
 
     app_id: str
     room_id: str | None = None
     user_id: str | None = None
+    client_ip: str = ""

@@ -56,7 +56,10 @@ async def ingest(endpoint: Endpoint, request: Request) -> JSONBytes:
     services: Services = request.app.state.services
     headers = request.headers
     # Authentication comes first, before the body is read: an unauthenticated caller learns nothing.
-    scope = services.auth.ingest_scope(headers.get("authorization"))
+    # The peer address is the proxy-resolved one (uvicorn trusts X-Forwarded-For only from
+    # CALLSCOPE's configured proxies), used for browsers' join events only (see IngestScope).
+    client_ip = request.client.host if request.client else ""
+    scope = services.auth.ingest_scope(headers.get("authorization"), client_ip)
     idempotency_key = headers.get("idempotency-key")
     if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
         raise BadRequest("Idempotency-Key must be 1-128 printable ASCII characters")
