@@ -98,12 +98,12 @@ def query_metrics(
         raise BadRequest(f"interval must be one of {', '.join([*INTERVAL_S, 'total'])}", field="interval")
     span = limits.REALTIME if interval in MINUTE_INTERVALS else limits.HISTORY
     span.check(window, now_us=now_us())
-    by_source: dict[str, list[Metric]] = {}
+    by_plan: dict[str, tuple[_Source, list[Metric]]] = {}
     for m in chosen:
-        by_source.setdefault(m.source, []).append(m)
+        plan = _plan(m, interval, window)
+        by_plan.setdefault(plan.table, (plan, []))[1].append(m)
     merged: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for source, group in by_source.items():
-        plan = _plan(source, interval, window)
+    for plan, group in by_plan.values():
         rows = _run(backend, plan, group, scope, window, interval, filters, keys)
         for row in rows:
             key = tuple(row.get(k) for k in ("ts", *keys))
@@ -113,7 +113,7 @@ def query_metrics(
         row = merged[key]
         for m in chosen:
             value = row.get(m.name)
-            if m.aggregation is Aggregation.DISTINCT:
+            if m.aggregation in (Aggregation.DISTINCT, Aggregation.PEAK):
                 row[m.name] = int(value or 0)
             elif m.aggregation is Aggregation.SUM:
                 row[m.name] = float(value or 0)  # nothing received is 0 minutes, not unknown
@@ -163,11 +163,13 @@ _SAMPLE_DAYS = _Source(
 )
 
 
-def _plan(source: str, interval: str, window: TimeRange) -> _Source:
+def _plan(metric: Metric, interval: str, window: TimeRange) -> _Source:
     whole_days = window.start_us % DAY_US == 0 and window.end_us % DAY_US == 0
-    if source == "samples" and interval in ("1d", "total") and whole_days:
+    per_day = interval in ("1d", "total") and whole_days
+    # A peak needs the minutes themselves; days keep only their sums.
+    if metric.source == "samples" and per_day and metric.aggregation is not Aggregation.PEAK:
         return _SAMPLE_DAYS
-    return _SOURCES[source]
+    return _SOURCES[metric.source]
 
 
 def _run(

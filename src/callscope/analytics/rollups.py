@@ -59,7 +59,7 @@ def columns(metric: Metric) -> list[Column]:
         ]
     if metric.aggregation is Aggregation.SUM:
         return [Column(f"{base}__sum", "SimpleAggregateFunction(sum, Float64)", metric.sql())]
-    if metric.aggregation is Aggregation.DISTINCT:
+    if metric.aggregation in (Aggregation.DISTINCT, Aggregation.PEAK):
         if metric.value not in KEYS:
             raise ValueError(f"{metric.name}: distinct counts need a rollup key, not {metric.value}")
         return []  # counted over the rollup's own key columns
@@ -76,6 +76,8 @@ def merged(metric: Metric) -> str:
         return f"sum({base}__sum)"
     if metric.aggregation is Aggregation.DISTINCT:
         return metric.sql()  # `where` reads key columns only, which the rollup keeps
+    if metric.aggregation is Aggregation.PEAK:
+        return metric.sql(minute="minute")
     fn = metric.aggregation.value
     return f"{fn}OrNull({base}__{fn})"
 

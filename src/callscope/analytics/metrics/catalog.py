@@ -33,6 +33,7 @@ class Aggregation(StrEnum):
     MIN = "min"  # smallest measured per-row value
     SUM = "sum"  # total of a measured per-row value (durations, counts)
     DISTINCT = "distinct"  # how many different values of a key column (users, rooms) the rows have
+    PEAK = "peak"  # the most different values of a key column in any one minute (concurrency)
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,11 @@ class Metric:
     def definition_version(self) -> str:
         return f"{self.name}@v{self.version}"
 
-    def sql(self, dialect: str = "clickhouse") -> str:
-        """The aggregate expression over the source rows; NULL when nothing was measured."""
+    def sql(self, dialect: str = "clickhouse", *, minute: str = "toStartOfMinute(ts)") -> str:
+        """The aggregate expression over the source rows; NULL when nothing was measured.
+
+        `minute` is how a row's minute is read: from a timestamp in raw rows, or the `minute`
+        column of the per-minute rollup (PEAK only)."""
         if dialect not in DIALECTS:
             raise ValueError(f"no {dialect!r} rendering of {self.name}; known: {', '.join(DIALECTS)}")
         if self.aggregation is Aggregation.RATIO:
@@ -87,6 +91,9 @@ class Metric:
             return f"{num} / nullIf({den}, 0)"
         if self.aggregation is Aggregation.DISTINCT:
             return f"uniqExactIf({self.value}, {self.where})"
+        if self.aggregation is Aggregation.PEAK:
+            # Distinct values per minute (a map minute → count), then the largest; 0 for no rows.
+            return f"arrayMax(mapValues(uniqExactMapIf(map({minute}, {self.value}), {self.where})))"
         if self.aggregation is Aggregation.SUM:
             return self.sums_sql()[0]
         fn = "max" if self.aggregation is Aggregation.MAX else "min"
