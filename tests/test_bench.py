@@ -29,3 +29,11 @@ def test_ingest_benchmark_runs() -> None:
 def test_query_benchmark_runs() -> None:
     out = run("bench/query.py", "--samples", "20000", "--repeats", "2")
     assert "http/sql" in out and "participants 24 h" in out
+
+
+def test_analytics_benchmark_runs() -> None:
+    out = run("bench/analytics.py", "--quick", "--rounds", "2")
+    assert "stored samples:" in out and "abnormal events: the detector found" in out
+    for family in ("per-minute 24 h", "daily 31 d", "per-user", "abnormal dist."):
+        [line] = [line for line in out.splitlines() if line.startswith(family)]
+        assert "no targets" not in line and ("ok" in line or "MISS" in line), line
