@@ -21,13 +21,16 @@ from callscope.api import ops
 from callscope.api.auth import Authenticator
 from callscope.api.deps import Services
 from callscope.api.middleware import RequestContext
-from callscope.api.native import abnormal, admin, apps, calls, ingest, janus, metrics
+from callscope.api.native import abnormal, admin, apps, calls, ingest, janus, metrics, rooms, signal
 from callscope.api.native.streaming import router as streaming_router
 from callscope.api.tokens import IngestTokens
 from callscope.collectors.janus import JanusTelemetry
+from callscope.collectors.janus_tags import opaque_id
 from callscope.collectors.pipeline import IngestLimits, IngestPipeline
 from callscope.media.controller import MediaController
+from callscope.media.join_tokens import DenyList, JoinTokens
 from callscope.media.nodes import build_nodes
+from callscope.media.signaling import SignalingHub
 from callscope.observability import Metrics
 from callscope.settings import Settings
 from callscope.storage.dedupe import RecentKeys, reload_recent_keys
@@ -147,9 +150,21 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         owned = services is None
         app.state.services = services or build_services(settings)
         app.state.janus = build_janus(settings, app.state.services)
+        app.state.join_tokens = JoinTokens(
+            settings.token_secret.get_secret_value(),
+            max_ttl_s=settings.join_token_max_ttl_s,
+            deny=DenyList(settings.data_dir / "join-tokens-denied.json"),
+        )
+        app.state.signaling = None
         if app.state.janus is not None:
             healthz = f"http://{_loopback(settings.host)}:{settings.port}/healthz"
             await app.state.janus.controller.start(lambda: _answers(healthz))
+            app.state.signaling = SignalingHub(
+                app.state.janus.controller,
+                app.state.join_tokens,
+                tag=opaque_id,
+                record=signal.event_recorder(app.state.services.writer, settings),
+            )
         detector = None
         if settings.abnormal_detection:
             detector = abnormal_detection.BackgroundDetector(
@@ -161,6 +176,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         finally:
             if detector is not None:
                 await detector.stop()
+            if app.state.signaling is not None:
+                await app.state.signaling.close()
             if app.state.janus is not None:
                 await app.state.janus.controller.stop()
             if owned:
@@ -184,6 +201,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         metrics.router,
         admin.router,
         janus.router,
+        rooms.router,
+        signal.router,
         abnormal.router,
         streaming_router,
     ):

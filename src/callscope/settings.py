@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     ingest_token_max_ttl_s: int = Field(
         86_400, ge=60, description="Longest lifetime an ingest token may be issued for."
     )
+    join_token_default_ttl_s: int = Field(
+        3600, ge=60, description="Lifetime of a media-room join token when the request names none."
+    )
+    join_token_max_ttl_s: int = Field(
+        86_400, ge=60, description="Longest lifetime a media-room join token may be issued for."
+    )
     max_body_bytes: int = Field(
         8 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above it)."
     )

@@ -1,0 +1,426 @@
+"""Callscope's room signaling: clients join with a join token, Callscope drives Janus for them.
+
+The transport (a WebSocket, api/native/signal.py) hands each client's JSON messages to
+`SignalingHub.handle()` and gives the hub a `send` callable back to the client. Per participant
+the hub holds one Janus session with a publisher handle (joined on arrival, so presence and the
+server-side telemetry start at once) and one subscriber handle per feed the client watches
+(one PC per feed: aiortc ignores the second video m-line of a multistream subscription).
+Every handle carries the `opaque_id` tag of (user, session), so Janus's events join up with the
+client's own reports.
+
+Client → server (`type`):
+  join {token, session_id?}        first message; answered by `joined` {user, session_id,
+                                   feed, can_publish, can_subscribe, participants: [{user,
+                                   feed, publishing, muted}]}
+  publish {sdp, sdp_type=offer}    → `answer` {sdp, sdp_type}; the others get `published`
+  subscribe {feed}                 → `offer` {feed, sdp, sdp_type}
+  answer {feed, sdp}               the subscriber's answer; → `subscribed` {feed}
+  unsubscribe {feed}
+  candidate {feed?, candidate}     trickle to the publisher (no feed) or a subscription;
+                                   candidate null = end of candidates
+  mute {kind: audio|video, muted}  stops (or resumes) relaying; the others get `muted`
+  leave
+Server → client, besides the answers: `participant_joined` {user, feed}, `published` {user,
+feed}, `muted` {user, feed, kind, muted}, `left` {user, feed, reason}, `candidate` {feed?,
+candidate}, `media` {feed?, state: connected|closed}, `kicked` {reason}, `dismissed` {reason},
+`error` {message, request?}.
+
+Removal (`remove()`, `dismiss()`): Janus does not tell subscribers that a feed was kicked nor
+that a room was destroyed (design/media-plane.md §4), so the hub tells **every** client itself,
+before touching Janus, then kicks/destroys and tears the sessions down. The removed users' join
+tokens go on the deny list.
+
+Events stored (source server): the handles' `join`/`leave`/`connection_state` come from Janus's
+event handler through the collector (tagged handles); the hub stores what Janus cannot know:
+`camera_on`/`mic_on` when a participant publishes, `camera_off`/`mic_off` (and on) on mute,
+`kicked`, `room_dismissed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from callscope.domain.events import Event, EventType
+from callscope.domain.ids import ID_MAX_CHARS, ID_PATTERN
+from callscope.errors import AuthError, BadRequest, CallscopeError, Forbidden
+from callscope.media.controller import MediaController, PlacedRoom
+from callscope.media.janus_api import JanusError
+from callscope.media.janus_session import JanusSession, plugin_data
+from callscope.media.join_tokens import JoinGrant, JoinTokens
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, Any]
+Send = Callable[[Message], Awaitable[None]]
+Tagger = Callable[[str, str], str]  # (user, session) → the handle's opaque_id
+Recorder = Callable[[str, list[Event]], None]  # (app_id, events) → stored with source server
+_ID = re.compile(ID_PATTERN)
+_KIND_EVENTS = {
+    ("audio", True): EventType.MIC_ON,
+    ("audio", False): EventType.MIC_OFF,
+    ("video", True): EventType.CAMERA_ON,
+    ("video", False): EventType.CAMERA_OFF,
+}
+SUBSCRIBE_ATTEMPTS = 10
+_MID = re.compile(r"^a=mid:(\S+)", re.MULTILINE)
+
+
+def _mids(sdp: str) -> dict[str, str]:
+    """kind → mid of each m-line of an offer (the first of a kind)."""
+    found: dict[str, str] = {}
+    for section in sdp.split("\nm=")[1:]:
+        kind = section.split(" ", 1)[0]
+        mid = _MID.search(section)
+        if mid is not None:
+            found.setdefault(kind, mid.group(1))
+    return found
+
+
+@dataclass(eq=False)
+class Peer:
+    grant: JoinGrant
+    session_id: str
+    send_raw: Send
+    room: PlacedRoom
+    janus: JanusSession
+    handle: int = 0  # the publisher handle
+    feed: int = 0  # the Janus publisher id
+    publishing: bool = False  # Janus has the media (webrtcup): others may subscribe
+    announced: bool = False
+    muted: dict[str, bool] = field(default_factory=dict)
+    mids: dict[str, str] = field(default_factory=dict)
+    subscriptions: dict[int, int] = field(default_factory=dict)  # feed → subscriber handle
+    gone: asyncio.Event = field(default_factory=asyncio.Event)
+    joined_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def user(self) -> str:
+        return self.grant.user_id
+
+    def describe(self) -> Message:
+        return {"user": self.user, "feed": self.feed, "publishing": self.publishing, "muted": self.muted}
+
+    async def send(self, message: Message) -> None:
+        if self.gone.is_set():
+            return
+        try:
+            await self.send_raw(message)
+        except Exception:  # noqa: BLE001 (the client went away; its reader tears down)
+            log.debug("signaling send failed", extra={"session_id": self.session_id})
+
+
+class SignalingHub:
+    def __init__(
+        self,
+        controller: MediaController,
+        tokens: JoinTokens,
+        *,
+        tag: Tagger,
+        record: Recorder,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._controller = controller
+        self.tokens = tokens
+        self._tag = tag
+        self._record = record
+        self._clock = clock
+        self._http = httpx.AsyncClient()
+        self._rooms: dict[tuple[str, str], list[Peer]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def close(self) -> None:
+        for peers in list(self._rooms.values()):
+            for peer in list(peers):
+                await self._teardown(peer)
+        await self._http.aclose()
+
+    def peers(self, app_id: str, room_id: str) -> list[Peer]:
+        return list(self._rooms.get((app_id, room_id), []))
+
+    # -- join / leave ------------------------------------------------------------------------
+
+    async def join(self, message: Message, send: Send) -> Peer:
+        token = message.get("token")
+        if message.get("type") != "join" or not isinstance(token, str):
+            raise AuthError("the first message must be {type: join, token}")
+        grant = self.tokens.verify(token, now_s=int(self._clock()))
+        session_id = message.get("session_id")
+        if not (isinstance(session_id, str) and len(session_id) <= ID_MAX_CHARS and _ID.match(session_id)):
+            session_id = f"{grant.user_id[:100]}-{secrets.token_hex(6)}"
+        room = await self._controller.place_room(grant.app_id, grant.room_id)
+        node = self._controller.nodes[room.node]
+        peers = self._rooms.setdefault((grant.app_id, grant.room_id), [])
+        janus = JanusSession(self._http, node.endpoints.api_url, lambda h, e: None)
+        peer = Peer(grant, session_id, send, room, janus)
+        janus._on_event = lambda handle, event: self._janus_event(peer, handle, event)
+        await janus.create()
+        try:
+            peer.handle = await janus.attach(self._tag(grant.user_id, session_id))
+            joined = janus.expect(peer.handle, lambda e: plugin_data(e).get("videoroom") == "joined")
+            body = {
+                "request": "join",
+                "ptype": "publisher",
+                "room": room.number,
+                "pin": room.pin,
+                "display": grant.user_id,
+            }
+            await janus.message(peer.handle, body)
+            peer.feed = int(plugin_data(await janus.wait(joined))["id"])
+        except BaseException:
+            await janus.destroy()
+            raise
+        others = [p for p in peers if not p.gone.is_set()]
+        peers.append(peer)
+        await peer.send(
+            {
+                "type": "joined",
+                "user": grant.user_id,
+                "session_id": session_id,
+                "room_id": grant.room_id,
+                "feed": peer.feed,
+                "can_publish": grant.publish,
+                "can_subscribe": grant.subscribe,
+                "participants": [p.describe() for p in others],
+            }
+        )
+        await self._broadcast(peer, {"type": "participant_joined", "user": peer.user, "feed": peer.feed})
+        log.info("participant joined", extra={"app_id": grant.app_id, "room_id": grant.room_id})
+        return peer
+
+    async def leave(self, peer: Peer, reason: str = "left") -> None:
+        if peer.gone.is_set():
+            return
+        await self._broadcast(peer, {"type": "left", "user": peer.user, "feed": peer.feed, "reason": reason})
+        await self._teardown(peer)
+
+    async def _teardown(self, peer: Peer) -> None:
+        if peer.gone.is_set():
+            return
+        peer.gone.set()
+        key = (peer.grant.app_id, peer.grant.room_id)
+        peers = self._rooms.get(key, [])
+        if peer in peers:
+            peers.remove(peer)
+        if not peers:
+            self._rooms.pop(key, None)
+        # Subscriptions to the departed feed end with it.
+        for other in peers:
+            handle = other.subscriptions.pop(peer.feed, None)
+            if handle is not None:
+                await other.janus.detach(handle)
+        await peer.janus.destroy()  # detaches its handles: the collector stores the leave
+
+    # -- messages ----------------------------------------------------------------------------
+
+    async def handle(self, peer: Peer, message: Message) -> None:
+        kind = message.get("type")
+        try:
+            if kind == "publish":
+                await self._publish(peer, message)
+            elif kind == "subscribe":
+                await self._subscribe(peer, _feed(message))
+            elif kind == "answer":
+                await self._start(peer, _feed(message), message)
+            elif kind == "unsubscribe":
+                handle = peer.subscriptions.pop(_feed(message), None)
+                if handle is not None:
+                    await peer.janus.detach(handle)
+            elif kind == "candidate":
+                await self._candidate(peer, message)
+            elif kind == "mute":
+                await self._mute(peer, message)
+            elif kind == "leave":
+                await self.leave(peer)
+            else:
+                raise BadRequest(f"unknown message type {kind!r}")
+        except (CallscopeError, KeyError, TypeError, ValueError) as exc:
+            text = exc.message if isinstance(exc, CallscopeError) else f"bad message: {type(exc).__name__}"
+            await peer.send({"type": "error", "request": kind, "message": text})
+
+    async def _publish(self, peer: Peer, message: Message) -> None:
+        if not peer.grant.publish:
+            raise Forbidden("this join token does not allow publishing")
+        sdp = str(message["sdp"])
+        peer.mids = _mids(sdp)
+        answered = peer.janus.expect(peer.handle, lambda e: "jsep" in e)
+        jsep = {"type": str(message.get("sdp_type", "offer")), "sdp": sdp}
+        await peer.janus.message(peer.handle, {"request": "publish", "display": peer.user}, jsep=jsep)
+        answer = (await peer.janus.wait(answered))["jsep"]
+        await peer.send({"type": "answer", "sdp": answer["sdp"], "sdp_type": answer["type"]})
+        peer.muted = {kind: False for kind in peer.mids if kind in ("audio", "video")}
+        self._store(peer, [_KIND_EVENTS[(kind, True)] for kind in peer.muted])
+        # The others hear of it at webrtcup (`_janus_event`): before that Janus has no feed to
+        # subscribe to ("No such feed", 428).
+
+    async def _announce(self, peer: Peer) -> None:
+        peer.publishing = True
+        if not peer.announced:
+            peer.announced = True
+            await self._broadcast(peer, {"type": "published", "user": peer.user, "feed": peer.feed})
+
+    async def _subscribe(self, peer: Peer, feed: int) -> None:
+        if not peer.grant.subscribe:
+            raise Forbidden("this join token does not allow subscribing")
+        if not any(
+            p.feed == feed and p.publishing for p in self.peers(peer.grant.app_id, peer.grant.room_id)
+        ):
+            raise BadRequest(f"feed {feed} is not publishing in this room")
+        old = peer.subscriptions.pop(feed, None)
+        if old is not None:
+            await peer.janus.detach(old)
+        handle = await peer.janus.attach(self._tag(peer.user, peer.session_id))
+        peer.subscriptions[feed] = handle
+        body = {
+            "request": "join",
+            "ptype": "subscriber",
+            "room": peer.room.number,
+            "pin": peer.room.pin,
+            "streams": [{"feed": feed}],
+        }
+        for attempt in range(SUBSCRIBE_ATTEMPTS):
+            offered = peer.janus.expect(handle, lambda e: "jsep" in e)
+            try:
+                await peer.janus.message(handle, body)
+                offer = (await peer.janus.wait(offered))["jsep"]
+                break
+            except JanusError as exc:  # the feed's media may be a moment behind its webrtcup
+                if "(428)" not in str(exc) or attempt == SUBSCRIBE_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.2)
+        await peer.send({"type": "offer", "feed": feed, "sdp": offer["sdp"], "sdp_type": offer["type"]})
+
+    async def _start(self, peer: Peer, feed: int, message: Message) -> None:
+        handle = peer.subscriptions.get(feed)
+        if handle is None:
+            raise BadRequest(f"no subscription to feed {feed}")
+        started = peer.janus.expect(handle, lambda e: plugin_data(e).get("started") == "ok")
+        jsep = {"type": str(message.get("sdp_type", "answer")), "sdp": str(message["sdp"])}
+        await peer.janus.message(handle, {"request": "start"}, jsep=jsep)
+        await peer.janus.wait(started)
+        await peer.send({"type": "subscribed", "feed": feed})
+
+    async def _candidate(self, peer: Peer, message: Message) -> None:
+        handle = peer.handle if message.get("feed") is None else peer.subscriptions.get(_feed(message))
+        if handle is None:
+            raise BadRequest("no such subscription")
+        candidate = message.get("candidate")
+        await peer.janus.trickle(handle, candidate if isinstance(candidate, dict) else None)
+
+    async def _mute(self, peer: Peer, message: Message) -> None:
+        kind, muted = str(message["kind"]), bool(message["muted"])
+        mid = peer.mids.get(kind)
+        if not peer.publishing or mid is None:
+            raise BadRequest(f"not publishing {kind}")
+        configured = peer.janus.expect(peer.handle, lambda e: plugin_data(e).get("configured") == "ok")
+        body = {"request": "configure", "streams": [{"mid": mid, "send": not muted}]}
+        await peer.janus.message(peer.handle, body)
+        await peer.janus.wait(configured)
+        peer.muted[kind] = muted
+        self._store(peer, [_KIND_EVENTS[(kind, not muted)]])
+        notice = {"type": "muted", "user": peer.user, "feed": peer.feed, "kind": kind, "muted": muted}
+        await asyncio.gather(peer.send(notice), self._broadcast(peer, notice))
+
+    def _janus_event(self, peer: Peer, handle: int, event: dict[str, Any]) -> None:
+        """Janus events nobody waits for: relay what the client can use."""
+        if handle == peer.handle:
+            feed: int | None = None
+        else:
+            feed = next((f for f, h in peer.subscriptions.items() if h == handle), None)
+            if feed is None:
+                return
+        what = event.get("janus")
+        notice: Message | None = None
+        if what == "trickle":
+            candidate = event.get("candidate") or {}
+            notice = {
+                "type": "candidate",
+                "feed": feed,
+                "candidate": None if candidate.get("completed") else candidate,
+            }
+        elif what in ("webrtcup", "hangup"):
+            notice = {"type": "media", "feed": feed, "state": "connected" if what == "webrtcup" else "closed"}
+            if what == "webrtcup" and feed is None:
+                self._spawn(self._announce(peer))
+        if notice is not None:
+            self._spawn(peer.send(notice))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- removal -----------------------------------------------------------------------------
+
+    async def remove(self, app_id: str, room_id: str, users: set[str], reason: str) -> list[str]:
+        """Kick `users`: notify every client, then Janus `kick`, store, tear down; the users'
+        tokens are revoked. Returns the sessions removed."""
+        peers = self.peers(app_id, room_id)
+        gone = [p for p in peers if p.user in users]
+        stay = [p for p in peers if p.user not in users]
+        now_s = int(self._clock())
+        notices = [p.send({"type": "kicked", "reason": reason}) for p in gone]
+        for p in gone:
+            self.tokens.deny_list.deny(p.grant.token_id, p.grant.expires_at_s, now_s)
+            notice = {"type": "left", "user": p.user, "feed": p.feed, "reason": "kicked"}
+            notices += [other.send(notice) for other in stay]
+        await asyncio.gather(*notices)
+        for p in gone:
+            self._store(p, [EventType.KICKED], reason=reason)
+            client = self._controller.nodes[p.room.node].client
+            if client is not None:
+                with contextlib.suppress(JanusError):
+                    await client.videoroom("kick", room=p.room.number, secret=p.room.secret, id=p.feed)
+            await self._teardown(p)
+        return [p.session_id for p in gone]
+
+    async def dismiss(self, app_id: str, room_id: str, reason: str) -> list[str]:
+        """Every client is told, every token revoked, the Janus room destroyed, sessions closed."""
+        peers = self.peers(app_id, room_id)
+        now_s = int(self._clock())
+        await asyncio.gather(*(p.send({"type": "dismissed", "reason": reason}) for p in peers))
+        for p in peers:
+            self.tokens.deny_list.deny(p.grant.token_id, p.grant.expires_at_s, now_s)
+            self._store(p, [EventType.ROOM_DISMISSED], reason=reason)
+        if self._controller.find_room(app_id, room_id) is not None:
+            with contextlib.suppress(JanusError):
+                await self._controller.close_room(app_id, room_id)
+        for p in peers:
+            await self._teardown(p)
+        return [p.session_id for p in peers]
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    async def _broadcast(self, sender: Peer, message: Message) -> None:
+        others = [p for p in self.peers(sender.grant.app_id, sender.grant.room_id) if p is not sender]
+        await asyncio.gather(*(p.send(message) for p in others))
+
+    def _store(self, peer: Peer, types: list[EventType], reason: str = "") -> None:
+        ts_us = int(self._clock() * 1_000_000)
+        events = [
+            Event(
+                room_id=peer.grant.room_id,
+                user_id=peer.user,
+                session_id=peer.session_id,
+                ts=ts_us / 1000,
+                type=type_,
+                event_id=f"signal-{ts_us}-{type_.value}",
+                reason=reason[:256],
+            )
+            for type_ in types
+        ]
+        if events:
+            self._record(peer.grant.app_id, events)
+
+
+def _feed(message: Message) -> int:
+    return int(message["feed"])
