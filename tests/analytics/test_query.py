@@ -289,3 +289,47 @@ def test_day_rollup_is_seeded_from_minutes_when_a_store_first_gets_it(store_dir:
     finally:
         backend.command("DROP DATABASE IF EXISTS days_upgrade")
         backend.close()
+
+
+def test_sdk_type_filter_selects_sessions_by_their_join(
+    services: Services, client: httpx.Client, new_app: Callable[[], tuple[str, str]]
+) -> None:
+    app_id, key = new_app()
+    t0_ms = (int(time.time() * 1000) // MIN_MS - 10) * MIN_MS
+    sessions = {"s-web": ("webrtc", 100.0), "s-app": ("native", 300.0)}
+    events = [
+        {"room_id": "r", "user_id": s, "session_id": s, "ts": t0_ms, "type": "join", "sdk_type": sdk}
+        for s, (sdk, _) in sessions.items()
+    ]
+    events.append(
+        {"room_id": "r", "user_id": "x", "session_id": "s-x", "ts": t0_ms, "type": "join_failed"}
+        | {"sdk_type": "native"}
+    )
+    samples = [
+        {"room_id": "r", "user_id": s, "session_id": s, "ts": t0_ms + i * 5000, "kind": "audio"}
+        | {"direction": "up", "window_ms": 5000, "rtt_ms": rtt}
+        for s, (_, rtt) in sessions.items()
+        for i in range(12)
+    ]
+    for path, items in (("events", events), ("samples", samples)):
+        reply = client.post(f"/v1/ingest/{path}", json={path: items}, headers=bearer(key))
+        assert reply.status_code == 200 and reply.json()["accepted"] == len(items), reply.text
+    window = TimeRange.parse(t0_ms, t0_ms + 5 * MIN_MS)
+
+    def total(sdk_type: tuple[str, ...]) -> dict[str, Any]:
+        return query_metrics(
+            services.backend,
+            metrics=["rtt_ms", "join_success_rate"],
+            scope=Scope(app_id),
+            window=window,
+            interval="total",
+            filters=Filters(sdk_type=sdk_type),
+        ).rows[0]
+
+    assert total(())["rtt_ms"] == pytest.approx(200.0)
+    web, native = total(("webrtc",)), total(("native",))
+    assert (web["rtt_ms"], web["join_success_rate"]) == (pytest.approx(100.0), 1.0)
+    assert (native["rtt_ms"], native["join_success_rate"]) == (pytest.approx(300.0), 0.5)
+    params = {"start": t0_ms, "end": t0_ms + 5 * MIN_MS, "metric": "rtt_ms", "sdk_type": "flash"}
+    reply = client.get(f"/v1/apps/{app_id}/metrics", params=params, headers=bearer(key))
+    assert reply.status_code == 400 and reply.json()["field"] == "sdk_type"

@@ -39,11 +39,13 @@ class Scope:
 
 @dataclass(frozen=True)
 class Filters:
-    """Which streams: any of these kinds, directions and sources (empty = all)."""
+    """Which streams: any of these kinds, directions and sources (empty = all), and sessions
+    whose SDK is of these types (`native`, `webrtc`: as the session's join said)."""
 
     kind: tuple[str, ...] = ()
     direction: tuple[str, ...] = ()
     source: tuple[str, ...] = ()
+    sdk_type: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,28 @@ _SAMPLE_DAYS = _Source(
 )
 
 
+SDK_TYPES = ("native", "webrtc")
+SESSION_LOOKBACK_US = 86_400_000_000  # a session counted in a window joined at most a day before it
+
+
+def _sdk_type_clause(sdk_types: tuple[str, ...], params: dict[str, Any]) -> str:
+    """Sessions whose join (or failed join) named one of these SDK types. The type rides on the
+    join event only, so samples and other events are matched through their session."""
+    unknown = [t for t in sdk_types if t not in SDK_TYPES]
+    if unknown:
+        raise BadRequest(f"sdk_type must be one of {', '.join(SDK_TYPES)}", field="sdk_type")
+    bound = [f"sdk_type_{i}" for i in range(len(sdk_types))]
+    params |= dict(zip(bound, sdk_types, strict=True)) | {"joined_after": params["lo"] - SESSION_LOOKBACK_US}
+    # Only fixed text and generated parameter names are formatted in; the values are bound.
+    return (
+        "session_id IN (SELECT session_id FROM events WHERE app_id = {app:String} "  # noqa: S608
+        "AND type IN ('join', 'join_failed') "
+        "AND ts >= fromUnixTimestamp64Micro({joined_after:Int64}, 'UTC') "
+        "AND ts < fromUnixTimestamp64Micro({hi:Int64}, 'UTC') "
+        f"AND sdk_type IN ({', '.join(f'{{{n}:String}}' for n in bound)}))"
+    )
+
+
 def _plan(metric: Metric, interval: str, window: TimeRange) -> _Source:
     whole_days = window.start_us % DAY_US == 0 and window.end_us % DAY_US == 0
     per_day = interval in ("1d", "total") and whole_days
@@ -203,6 +227,8 @@ def _run(
             bound = [f"{key}_{i}" for i in range(len(values))]
             params |= dict(zip(bound, values, strict=True))
             where.append(f"{key} IN ({', '.join(f'{{{n}:String}}' for n in bound)})")
+    if filters.sdk_type:
+        where.append(_sdk_type_clause(filters.sdk_type, params))
     unusable = [k for k in keys if k not in plan.columns]
     if unusable:
         raise BadRequest(f"{names}: cannot group by {', '.join(unusable)}", field="group_by")

@@ -33,6 +33,7 @@ async def metrics(
     kind: Many = [],  # noqa: B006 - FastAPI reads the default, never mutates it
     direction: Many = [],  # noqa: B006
     source: Many = [],  # noqa: B006
+    sdk_type: Many = [],  # noqa: B006
     group_by: Many = [],  # noqa: B006
 ) -> JSONBytes:
     """Metric values per bucket (or in total), optionally grouped; `null` where nothing was measured."""
@@ -43,7 +44,7 @@ async def metrics(
         scope=query.Scope(app_id, room_id, user_id, session_id, peer_id),
         window=time_range(start, end),
         interval=interval,
-        filters=query.Filters(tuple(kind), tuple(direction), tuple(source)),
+        filters=query.Filters(tuple(kind), tuple(direction), tuple(source), tuple(sdk_type)),
         group_by=group_by,
     )
     return JSONBytes(
