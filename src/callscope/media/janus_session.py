@@ -19,6 +19,7 @@ import httpx
 
 from callscope.media.janus_api import VIDEOROOM, JanusError
 
+LOST_AFTER_FAILURES = 10  # failed long polls in a row (0.5 s apart) before the session is lost
 Event = dict[str, Any]
 Predicate = Callable[[Event], bool]
 
@@ -29,9 +30,16 @@ def plugin_data(event: Event) -> dict[str, Any]:
 
 
 class JanusSession:
-    def __init__(self, http: httpx.AsyncClient, api_url: str, on_event: Callable[[int, Event], None]) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        api_url: str,
+        on_event: Callable[[int, Event], None],
+        on_lost: Callable[[str], None] = lambda reason: None,
+    ) -> None:
         self._http, self._url = http, api_url
         self._on_event = on_event
+        self.on_lost = on_lost
         self.id = 0
         self._waiters: list[tuple[int, Predicate, asyncio.Future[Event]]] = []
         self._poll: asyncio.Task[None] | None = None
@@ -112,22 +120,32 @@ class JanusSession:
                 failures = 0
             except (httpx.HTTPError, ValueError):
                 failures += 1
-                if failures > 30:  # the node is gone; the controller notices and tells the rest
+                if failures > LOST_AFTER_FAILURES:
+                    self._lost("media server unreachable")
                     return
                 await asyncio.sleep(0.5)
                 continue
+            if isinstance(events, dict) and events.get("janus") == "error":
+                # "No such session": Janus restarted, or dropped the session.
+                self._lost(f"media session ended: {events.get('error', {}).get('reason', '')}")
+                return
             for event in events if isinstance(events, list) else [events]:
                 if isinstance(event, dict) and event.get("janus") != "keepalive":
                     self._dispatch(event)
 
+    def _lost(self, reason: str) -> None:
+        if not self.closed:
+            self.closed = True
+            self.on_lost(reason)
+
     async def destroy(self) -> None:
-        if self.closed:
-            return
+        already = self.closed
         self.closed = True
         if self._poll is not None:
             self._poll.cancel()
         for _, _, future in self._waiters:
             if not future.done():
                 future.cancel()
-        with contextlib.suppress(JanusError):
-            await self._post(f"{self._url}/{self.id}", {"janus": "destroy"}, timeout=3.0)
+        if not already:
+            with contextlib.suppress(JanusError):
+                await self._post(f"{self._url}/{self.id}", {"janus": "destroy"}, timeout=3.0)

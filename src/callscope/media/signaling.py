@@ -163,6 +163,7 @@ class SignalingHub:
         janus = JanusSession(self._http, node.endpoints.api_url, lambda h, e: None)
         peer = Peer(grant, session_id, send, room, janus)
         janus._on_event = lambda handle, event: self._janus_event(peer, handle, event)
+        janus.on_lost = lambda reason: self._spawn(self._lost(peer, reason))
         await janus.create()
         try:
             peer.handle = await janus.attach(self._tag(grant.user_id, session_id))
@@ -202,6 +203,12 @@ class SignalingHub:
             return
         await self._broadcast(peer, {"type": "left", "user": peer.user, "feed": peer.feed, "reason": reason})
         await self._teardown(peer)
+
+    async def _lost(self, peer: Peer, reason: str) -> None:
+        """Janus lost the participant's session (node died or restarted): the client must
+        join again (the room is recreated by the controller); everyone is told."""
+        await peer.send({"type": "error", "message": f"{reason}; join again"})
+        await self.leave(peer, "media_server_lost")
 
     async def _teardown(self, peer: Peer) -> None:
         if peer.gone.is_set():
