@@ -180,8 +180,8 @@ def drive_webrtc(
 def cpu_s(pid: int) -> tuple[float, float]:
     """CPU seconds used so far by the whole server process and by its main (event loop) thread.
 
-    CPU per item is steadier than throughput on a shared machine: it does not move when
-    something else takes the cores, so an A/B between commits is still readable.
+    CPU per item is less sensitive than throughput to other work on a shared machine (it still
+    moved up to 40 % between identical runs: merges, GC, GIL contention; repeat runs).
     """
 
     def read(path: str) -> float:
