@@ -16,7 +16,7 @@ from callscope.analytics.metrics import CATALOG, Aggregation, Catalog, Metric
 from callscope.analytics.timerange import TimeRange
 from callscope.domain.timestamps import now_us
 from callscope.errors import BadRequest
-from callscope.storage.base import StorageBackend
+from callscope.storage.base import StorageBackend, in_strings
 
 Interval = Literal["1m", "5m", "10m", "1h", "1d", "total"]
 INTERVAL_S: dict[str, int] = {"1m": 60, "5m": 300, "10m": 600, "1h": 3600, "1d": 86400}
@@ -175,15 +175,14 @@ def _sdk_type_clause(sdk_types: tuple[str, ...], params: dict[str, Any]) -> str:
     unknown = [t for t in sdk_types if t not in SDK_TYPES]
     if unknown:
         raise BadRequest(f"sdk_type must be one of {', '.join(SDK_TYPES)}", field="sdk_type")
-    bound = [f"sdk_type_{i}" for i in range(len(sdk_types))]
-    params |= dict(zip(bound, sdk_types, strict=True)) | {"joined_after": params["lo"] - SESSION_LOOKBACK_US}
+    wanted, bound = in_strings("sdk_type", sdk_types, "sdk_type")
+    params |= bound | {"joined_after": params["lo"] - SESSION_LOOKBACK_US}
     # Only fixed text and generated parameter names are formatted in; the values are bound.
     return (
         "session_id IN (SELECT session_id FROM events WHERE app_id = {app:String} "  # noqa: S608
         "AND type IN ('join', 'join_failed') "
         "AND ts >= fromUnixTimestamp64Micro({joined_after:Int64}, 'UTC') "
-        "AND ts < fromUnixTimestamp64Micro({hi:Int64}, 'UTC') "
-        f"AND sdk_type IN ({', '.join(f'{{{n}:String}}' for n in bound)}))"
+        f"AND ts < fromUnixTimestamp64Micro({{hi:Int64}}, 'UTC') AND {wanted})"
     )
 
 
@@ -223,10 +222,10 @@ def _run(
         values = getattr(filters, key)
         if values and key not in plan.columns:
             raise BadRequest(f"{names}: cannot filter by {key}", field=key)
-        if values:  # one bound parameter per value: the engine's Array binding is unreliable
-            bound = [f"{key}_{i}" for i in range(len(values))]
-            params |= dict(zip(bound, values, strict=True))
-            where.append(f"{key} IN ({', '.join(f'{{{n}:String}}' for n in bound)})")
+        if values:
+            clause, bound = in_strings(key, values, key)
+            params |= bound
+            where.append(clause)
     if filters.sdk_type:
         where.append(_sdk_type_clause(filters.sdk_type, params))
     unusable = [k for k in keys if k not in plan.columns]

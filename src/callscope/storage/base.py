@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pyarrow as pa
 
 Params = Mapping[str, Any]
+
+
+def in_strings(column: str, values: Iterable[str], name: str) -> tuple[str, dict[str, str]]:
+    """`column IN (…)` with one bound String parameter per value (`{name}_0`, `{name}_1`, …):
+    the engine's Array parameter binding is unreliable in chDB, so lists are never bound whole."""
+    params = {f"{name}_{i}": value for i, value in enumerate(values)}
+    return f"{column} IN ({', '.join(f'{{{p}:String}}' for p in params)})", params
 
 
 class StorageBackend(ABC):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from callscope.storage.base import StorageBackend
+from callscope.storage.base import StorageBackend, in_strings
 
 # How far back a still-online session's join is looked for: the real-time view covers calls up
 # to a day long (the vendors' real-time span); an older session still counts, with no place.
@@ -87,11 +87,10 @@ class StreamRow:
 
 
 def _room_clause(room_ids: frozenset[str] | None) -> tuple[str, dict[str, Any]]:
-    """`room_id IN (…)` with one bound parameter per room (Array parameters are broken in chDB)."""
+    """Rows of these rooms, or of every room (None)."""
     if room_ids is None:
         return "1", {}
-    params = {f"room{i}": room for i, room in enumerate(sorted(room_ids))}
-    return f"room_id IN ({', '.join(f'{{{name}:String}}' for name in params)})", params
+    return in_strings("room_id", sorted(room_ids), "room")
 
 
 _INSTANTS = {
