@@ -135,9 +135,10 @@ class _Source:
     columns: frozenset[str]
     count: str  # how many source rows the answer covers, named after them
     expression: Callable[[Metric], str]
-    # How a bound (bound parameter `{lo:Int64}` / `{hi:Int64}`, µs) reads against the time column.
-    bound: str = "fromUnixTimestamp64Micro({{{name}:Int64}}, 'UTC')"
-    lower: str = "toStartOfMinute({bound})"
+    # The window's ends (bound parameters `lo`, `hi`: µs) as the time column reads them; the
+    # start is taken back to its minute, the resolution of the rollups.
+    since: str = "toStartOfMinute(fromUnixTimestamp64Micro({lo:Int64}, 'UTC'))"
+    until: str = "fromUnixTimestamp64Micro({hi:Int64}, 'UTC')"
 
 
 _SAMPLES = frozenset(GROUPABLE)
@@ -160,8 +161,8 @@ _SAMPLE_DAYS = _Source(
     _SAMPLES,
     "sum(samples) AS samples",
     rollups.merged,
-    bound="toDate(fromUnixTimestamp64Micro({{{name}:Int64}}, 'UTC'))",
-    lower="{bound}",
+    since="toDate(fromUnixTimestamp64Micro({lo:Int64}, 'UTC'))",
+    until="toDate(fromUnixTimestamp64Micro({hi:Int64}, 'UTC'))",
 )
 
 
@@ -210,8 +211,8 @@ def _run(
     params: dict[str, Any] = {"app": scope.app_id, "lo": window.start_us, "hi": window.end_us}
     where = [
         "app_id = {app:String}",
-        f"{t} >= {plan.lower.format(bound=plan.bound.format(name='lo'))}",
-        f"{t} < {plan.bound.format(name='hi')}",
+        f"{t} >= {plan.since}",
+        f"{t} < {plan.until}",
     ]
     for key in ("room_id", "user_id", "session_id", "peer_id"):
         value = getattr(scope, key)
