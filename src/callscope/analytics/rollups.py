@@ -40,13 +40,13 @@ _KEY_TYPES |= {"direction": "LowCardinality(String)", "source": "LowCardinality(
 @dataclass(frozen=True)
 class Column:
     name: str
-    type: str
+    merge: str  # how partials combine (parts into parts, minutes into days): sum, max or min
+    value_type: str
     select: str  # the aggregate over samples that fills it
 
     @property
-    def merge(self) -> str:
-        """How partials of this column combine (minutes into days, parts into parts)."""
-        return self.type.removeprefix("SimpleAggregateFunction(").split(",")[0]
+    def type(self) -> str:
+        return f"SimpleAggregateFunction({self.merge}, {self.value_type})"
 
 
 def columns(metric: Metric) -> list[Column]:
@@ -54,17 +54,17 @@ def columns(metric: Metric) -> list[Column]:
     if metric.aggregation is Aggregation.RATIO:
         num, den = metric.sums_sql()
         return [
-            Column(f"{base}__num", "SimpleAggregateFunction(sum, Float64)", num),
-            Column(f"{base}__den", "SimpleAggregateFunction(sum, Float64)", den),
+            Column(f"{base}__num", "sum", "Float64", num),
+            Column(f"{base}__den", "sum", "Float64", den),
         ]
     if metric.aggregation is Aggregation.SUM:
-        return [Column(f"{base}__sum", "SimpleAggregateFunction(sum, Float64)", metric.sql())]
+        return [Column(f"{base}__sum", "sum", "Float64", metric.sql())]
     if metric.aggregation in (Aggregation.DISTINCT, Aggregation.PEAK):
         if metric.value not in KEYS:
             raise ValueError(f"{metric.name}: distinct counts need a rollup key, not {metric.value}")
         return []  # counted over the rollup's own key columns
     fn = metric.aggregation.value
-    return [Column(f"{base}__{fn}", f"SimpleAggregateFunction({fn}, Nullable(Float64))", metric.sql())]
+    return [Column(f"{base}__{fn}", fn, "Nullable(Float64)", metric.sql())]
 
 
 def merged(metric: Metric) -> str:
