@@ -527,12 +527,7 @@ def check_answers(backend: StorageBackend, seed: int) -> None:
 
 
 def report(results: dict[str, Timings]) -> None:
-    def p50(xs: list[float]) -> float:
-        return statistics.median(xs)
-
-    def p95(xs: list[float]) -> float:
-        return statistics.quantiles(xs, n=20, method="inclusive")[18] if len(xs) > 1 else xs[0]
-
+    p50, p95 = qb.p50, qb.p95
     print(
         f"{'family':<16} {'function p50/p95 ms':>19} {'its SQL p50':>11} {'stmts':>5}  "
         f"{'best hand SQL':<15} {'p50/p95 ms':>13} {'ratio':>6} {'1st p50':>8}  target < {TARGET_MS:.0f} ms"

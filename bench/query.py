@@ -537,13 +537,15 @@ def measure(
     return results
 
 
+def p50(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
+def p95(xs: list[float]) -> float:
+    return statistics.quantiles(xs, n=20, method="inclusive")[18] if len(xs) > 1 else xs[0]
+
+
 def report(results: dict[str, Timings]) -> None:
-    def p50(xs: list[float]) -> float:
-        return statistics.median(xs)
-
-    def p95(xs: list[float]) -> float:
-        return statistics.quantiles(xs, n=20, method="inclusive")[18] if len(xs) > 1 else xs[0]
-
     print(
         f"{'query':<20} {'http p50/p95 ms':>16} {'function p50/p95':>17} {'sql p50/p95':>13}"
         f" {'http/sql':>9} {'func/sql':>9} {'1st p50':>8}  target"
