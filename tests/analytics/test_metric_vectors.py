@@ -11,7 +11,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from callscope.analytics.metrics import CATALOG, Aggregation, Metric, Vector
+from callscope.analytics.metrics import CATALOG, DERIVED_SOURCES, Aggregation, Metric, Vector
 from callscope.app import Services
 from callscope.storage.base import StorageBackend
 from callscope.storage.schema import EVENTS, SAMPLES
@@ -49,11 +49,14 @@ def scratch(services: Services) -> Iterator[tuple[StorageBackend, str]]:
 
 
 def evaluate(backend: StorageBackend, prefix: str, metric: Metric, rows: tuple[dict[str, Any], ...]) -> Any:
-    table = f"{prefix}_{metric.source}"
+    stored, derive = DERIVED_SOURCES.get(metric.source, (metric.source, None))
+    table = f"{prefix}_{stored}"
     backend.command(f"TRUNCATE TABLE {table}")
     if rows:
-        backend.insert_arrow(table, _table(SCHEMAS[metric.source], rows))
-    return backend.query(f"SELECT {metric.sql()} AS v FROM {table}")[0]["v"]  # noqa: S608 - catalog SQL
+        backend.insert_arrow(table, _table(SCHEMAS[stored], rows))
+    # A derived source is computed from the vector's rows by the same SQL the queries use.
+    source = table if derive is None else f"({derive(table, '1')})"
+    return backend.query(f"SELECT {metric.sql()} AS v FROM {source}")[0]["v"]  # noqa: S608 - catalog SQL
 
 
 @pytest.mark.parametrize(("metric", "vector"), CASES, ids=[f"{m.name}-{v.name}" for m, v in CASES])

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from callscope.analytics import rollups
-from callscope.analytics.metrics import CATALOG, Aggregation, Better, Catalog, Metric, Vector
+from callscope.analytics.metrics import CATALOG, DERIVED_SOURCES, Aggregation, Better, Catalog, Metric, Vector
 from callscope.analytics.query import Filters, Scope, query_metrics
 from callscope.analytics.timerange import TimeRange
 from callscope.app import Services
@@ -89,7 +89,9 @@ def loaded(services: Services, base_url: str) -> dict[str, Any]:
 def direct(services: Services, metric: Metric, app_id: str, extra_where: str = "1", group: str = "") -> Any:
     """The definition evaluated over the raw samples: the ground the rollup must match."""
     columns = f"{group}, {metric.sql()}" if group else metric.sql()
-    sql = f"SELECT {columns} AS v FROM {metric.source} WHERE app_id = {{app:String}} AND {extra_where}"  # noqa: S608
+    stored, derive = DERIVED_SOURCES.get(metric.source, (metric.source, None))
+    source = stored if derive is None else f"({derive(stored, 'app_id = {app:String}')})"
+    sql = f"SELECT {columns} AS v FROM {source} WHERE app_id = {{app:String}} AND {extra_where}"  # noqa: S608
     if group:
         sql += f" GROUP BY {group} ORDER BY {group}"
     return services.backend.query(sql, {"app": app_id})

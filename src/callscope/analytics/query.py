@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from callscope.analytics import limits, rollups
-from callscope.analytics.metrics import CATALOG, Aggregation, Catalog, Metric
+from callscope.analytics.metrics import CATALOG, DERIVED_SOURCES, Aggregation, Catalog, Metric, join_waits
 from callscope.analytics.timerange import TimeRange
 from callscope.domain.timestamps import now_us
 from callscope.errors import BadRequest
@@ -23,7 +23,7 @@ INTERVAL_S: dict[str, int] = {"1m": 60, "5m": 300, "10m": 600, "1h": 3600, "1d":
 DAY_US = 86_400_000_000
 MINUTE_INTERVALS = ("1m", "5m", "10m")  # per-minute ("real-time") families: at most a day at a time
 GROUPABLE = ("room_id", "user_id", "session_id", "kind", "direction", "peer_id", "source")
-MAX_METRICS = 32
+MAX_METRICS = 64  # the whole catalog (36 metrics) fits in one query
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,7 @@ def query_metrics(
         raise BadRequest(f"interval must be one of {', '.join([*INTERVAL_S, 'total'])}", field="interval")
     span = limits.REALTIME if interval in MINUTE_INTERVALS else limits.HISTORY
     span.check(window, now_us=now_us())
+    _check_user_median(chosen, scope, filters, keys)
     by_plan: dict[str, tuple[_Source, list[Metric]]] = {}
     for m in chosen:
         plan = _plan(m, interval, window)
@@ -154,6 +155,21 @@ _SOURCES = {
         lambda m: m.sql(),
     ),
 }
+# Join waits need the events of the look-back before the window (an attempt there starts the
+# wait of a join inside it); the outer query then keeps the joins inside the window.
+_JOIN_WAITS_WHERE = (
+    "app_id = {app:String} "
+    "AND ts >= toStartOfMinute(fromUnixTimestamp64Micro({lo:Int64}, 'UTC')) "
+    f"- toIntervalSecond({join_waits.LOOKBACK_S}) "
+    "AND ts < fromUnixTimestamp64Micro({hi:Int64}, 'UTC')"
+)
+_SOURCES["join_waits"] = _Source(
+    f"({join_waits.select_sql(DERIVED_SOURCES['join_waits'][0], _JOIN_WAITS_WHERE)})",
+    "ts",
+    _SOURCES["events"].columns,
+    "count() AS attempts",
+    lambda m: m.sql(),
+)
 # Whole UTC days of sample metrics come from the per-day rollup, which outlives the minutes.
 _SAMPLE_DAYS = _Source(
     rollups.DAY_TABLE,
@@ -194,6 +210,29 @@ def _plan(metric: Metric, interval: str, window: TimeRange) -> _Source:
     if metric.source == "samples" and per_day and metric.aggregation is not Aggregation.PEAK:
         return _SAMPLE_DAYS
     return _SOURCES[metric.source]
+
+
+# A median of users reads every participant's rows (publishers' uplinks, receivers' jitter):
+# narrowing to one user, stream kind or direction would hide half of each path.
+_WHOLE_ROOM_SCOPE = ("user_id", "session_id", "peer_id")
+_WHOLE_ROOM_FILTERS = ("kind", "direction")
+_WHOLE_ROOM_GROUPS = ("room_id", "source")
+
+
+def _check_user_median(chosen: list[Metric], scope: Scope, filters: Filters, keys: list[str]) -> None:
+    medians = [m.name for m in chosen if m.aggregation is Aggregation.USER_MEDIAN]
+    if not medians:
+        return
+    names = ", ".join(medians)
+    for key in _WHOLE_ROOM_SCOPE:
+        if getattr(scope, key) is not None:
+            raise BadRequest(f"{names}: a median over users cannot be narrowed by {key}", field=key)
+    for key in _WHOLE_ROOM_FILTERS:
+        if getattr(filters, key):
+            raise BadRequest(f"{names}: the metric chooses its own streams; no {key} filter", field=key)
+    bad = [k for k in keys if k not in _WHOLE_ROOM_GROUPS]
+    if bad:
+        raise BadRequest(f"{names}: cannot group by {', '.join(bad)}", field="group_by")
 
 
 def _run(

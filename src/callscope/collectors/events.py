@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 from callscope.collectors.checks import Window, check_records, record_columns
 from callscope.collectors.decode import Decoded
 from callscope.collectors.outcomes import ItemProblem, Outcome, Reason
-from callscope.domain.events import PEER_STATES, STATE_EVENTS, Event, EventType
+from callscope.domain.events import PEER_STATES, STATE_EVENTS, TIMED_EVENTS, Event, EventType
 from callscope.domain.samples import Source
 from callscope.domain.tenancy import IngestScope
 from callscope.storage.dedupe import event_key
@@ -30,6 +32,10 @@ def _consistency(index: int, e: Event) -> ItemProblem | None:
             Reason.INVALID_VALUE,
             "state",
             f"state: {e.type.value} needs one of {', '.join(sorted(PEER_STATES))}; got {e.state!r}",
+        )
+    if e.type in TIMED_EVENTS and not math.isfinite(e.elapsed_ms):
+        return ItemProblem(
+            index, Outcome.INVALID, Reason.MISSING_FIELD, "elapsed_ms", f"{e.type.value} needs elapsed_ms"
         )
     return None
 
@@ -60,4 +66,4 @@ def event_rows(
         event_key(app_id, e.room_id, e.session_id, e.type, e.event_id, ts)
         for e, ts in zip(kept, kept_ts, strict=True)
     ]
-    return TableRows(columns, keys), checked.indexes, checked.problems
+    return TableRows.from_columns(columns, keys), checked.indexes, checked.problems

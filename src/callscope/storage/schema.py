@@ -81,6 +81,7 @@ EVENTS = pa.schema(
         ("source", pa.string()),
         ("state", pa.string()),
         ("reason", pa.string()),
+        ("elapsed_ms", pa.float32()),
         *[(name, pa.string()) for name in EVENT_ATTRIBUTES],
         ("ingested_at", TIMESTAMP_MS),
     ]

@@ -34,6 +34,10 @@ class Aggregation(StrEnum):
     SUM = "sum"  # total of a measured per-row value (durations, counts)
     DISTINCT = "distinct"  # how many different values of a key column (users, rooms) the rows have
     PEAK = "peak"  # the most different values of a key column in any one minute (concurrency)
+    # The median over users of each user's own value in the bucket (vendors' "daily median of
+    # users"). `value` is the whole aggregate over raw rows, `rollup_value` the same over the
+    # per-minute/day rollup's partial sums; neither rolls up by addition, both are re-evaluated.
+    USER_MEDIAN = "median of users"
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ class Metric:
     value: str  # per-row SQL: the numerator (RATIO) or the value (MAX/MIN); NaN = unmeasured
     denominator: str = "1"  # per-row SQL, RATIO only
     where: str = "1"  # per-row SQL filter
+    rollup_value: str = ""  # USER_MEDIAN only: the aggregate over rollup rows
     thresholds: Thresholds | None = None
     vectors: tuple[Vector, ...] = ()
     notes: str = ""
@@ -96,6 +101,8 @@ class Metric:
             return f"arrayMax(mapValues(uniqExactMapIf(map({minute}, {self.value}), {self.where})))"
         if self.aggregation is Aggregation.SUM:
             return self.sums_sql()[0]
+        if self.aggregation is Aggregation.USER_MEDIAN:
+            return self.value
         fn = "max" if self.aggregation is Aggregation.MAX else "min"
         return f"{fn}IfOrNull({self._alias('value')}, ({self.where}) AND {self._measured()})"
 
@@ -127,6 +134,8 @@ class Catalog:
                 raise ValueError(f"metric {metric.name} registered twice")
             if metric.aggregation is not Aggregation.RATIO and metric.denominator != "1":
                 raise ValueError(f"{metric.name}: only ratios have a denominator")
+            if (metric.aggregation is Aggregation.USER_MEDIAN) != bool(metric.rollup_value):
+                raise ValueError(f"{metric.name}: a median of users (and only that) has a rollup_value")
             self.metrics[metric.name] = metric
 
     def __getitem__(self, name: str) -> Metric:
