@@ -59,6 +59,8 @@ def columns(metric: Metric) -> list[Column]:
         ]
     if metric.aggregation is Aggregation.SUM:
         return [Column(f"{base}__sum", "sum", "Float64", metric.sql())]
+    if metric.aggregation is Aggregation.USER_MEDIAN:
+        return []  # evaluated over other metrics' partial sums (its rollup_value)
     if metric.aggregation in (Aggregation.DISTINCT, Aggregation.PEAK):
         if metric.value not in KEYS:
             raise ValueError(f"{metric.name}: distinct counts need a rollup key, not {metric.value}")
@@ -78,6 +80,8 @@ def merged(metric: Metric) -> str:
         return metric.sql()  # `where` reads key columns only, which the rollup keeps
     if metric.aggregation is Aggregation.PEAK:
         return metric.sql(minute="minute")
+    if metric.aggregation is Aggregation.USER_MEDIAN:
+        return metric.rollup_value
     fn = metric.aggregation.value
     return f"{fn}OrNull({base}__{fn})"
 
