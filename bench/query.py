@@ -282,11 +282,13 @@ def sample_table(c: Calls, seed: int) -> pa.Table:
 def event_table(c: Calls, seed: int) -> pa.Table:
     rng = random.Random(seed)
     rows: dict[str, list[Any]] = {name: [] for name in EVENTS.names}
+    # Unset strings are '', unset numbers NaN ("not measured"), as ingest stores them.
+    unset = {f.name: "" if pa.types.is_string(f.type) else math.nan for f in EVENTS}
 
     def add(s: int, ts_us: int, type_: str, **values: str) -> None:
         base = {"app_id": c.app[s], "room_id": c.room[s], "user_id": c.user[s], "session_id": c.session[s]}
         for name in EVENTS.names:
-            rows[name].append(base.get(name, values.get(name, "")))
+            rows[name].append(base.get(name, values.get(name, unset[name])))
         rows["ts"][-1] = ts_us
         rows["type"][-1] = type_
         rows["source"][-1] = "client"
