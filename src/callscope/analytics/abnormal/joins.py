@@ -1,16 +1,17 @@
 """Type 1: slow joins, from call events.
 
-A user's join attempt starts at the first connecting event (`connection_state` / `ice_state` in
-state new, connecting, checking or failed) or failed attempt (`join_failed`) of that user in the
-room after their previous `join`, `leave` or `kicked` there (looking back at most
-`join_lookback_s`), across sessions: a failed attempt and
-its retry are one wait for the user. A `join` more than `slow_join_ms` after that start is slow.
-Its factor comes from the last failed attempt's reason (rules.JOIN_FAILURE_FACTORS), "Others"
-without one. A join with no connection event before it has no measurable wait and is skipped.
+A join's wait is defined once, in SQL, by `analytics/metrics/join_waits.py` (which
+`join_success_within_5s` reads too): from the user's first connection attempt in the room after
+their previous join, leave or kick (looking back at most `join_lookback_s`), across sessions, so
+a failed attempt and its retry are one wait. A `join` that waited more than `slow_join_ms` is
+slow. Its factor comes from the last failed attempt's reason (rules.JOIN_FAILURE_FACTORS),
+"Others" without one. A join with no connection event before it has no measurable wait and is
+skipped.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,11 +19,9 @@ from typing import Any
 from callscope.analytics.abnormal.rules import JOIN_FAILURE_FACTORS, THRESHOLDS, VERSION, Thresholds
 from callscope.analytics.abnormal.store import DetectedEvent
 from callscope.analytics.abnormal.taxonomy import JOIN_FACTORS, OTHERS, AbnormalType, Location, Stage
+from callscope.analytics.metrics import join_waits
 from callscope.storage.base import StorageBackend
 
-ATTEMPT_TYPES = ("connection_state", "ice_state", "join_failed")
-ATTEMPT_STATES = ("new", "connecting", "checking", "failed")  # of connection_state / ice_state
-BOUNDARY_TYPES = ("join", "leave", "kicked")
 MAX_USERS_PER_CONTEXT = 200
 
 
@@ -50,15 +49,18 @@ def read_candidates(backend: StorageBackend, lo_ms: int, hi_ms: int, limit: int)
     return [Join(**r) for r in backend.query(CANDIDATES_SQL, {"lo": lo_ms, "hi": hi_ms, "limit": limit})]
 
 
-def _context_sql(users: int) -> str:
+def _context_sql(users: int, lookback_s: int) -> str:
     listed = ", ".join(f"{{u{i}:String}}" for i in range(users))
-    types = ", ".join(f"'{t}'" for t in (*ATTEMPT_TYPES, *BOUNDARY_TYPES))
-    return f"""SELECT user_id, session_id, type, state, reason, toUnixTimestamp64Micro(ts) AS ts_us
-FROM events
-WHERE app_id = {{app:String}} AND room_id = {{room:String}}
-  AND ts >= fromUnixTimestamp64Micro({{lo:Int64}}, 'UTC')
-  AND ts <= fromUnixTimestamp64Micro({{hi:Int64}}, 'UTC')
-  AND type IN ({types}) AND user_id IN ({listed})"""  # noqa: S608 - fixed names, bound values
+    where = (
+        "app_id = {app:String} AND room_id = {room:String} "
+        "AND ts >= fromUnixTimestamp64Micro({lo:Int64}, 'UTC') "
+        f"AND ts <= fromUnixTimestamp64Micro({{hi:Int64}}, 'UTC') AND user_id IN ({listed})"
+    )
+    waits = join_waits.select_sql("events", where, lookback_s=lookback_s)
+    return f"""SELECT user_id, session_id, toUnixTimestamp64Micro(ts) AS ts_us, join_wait_ms,
+    first_attempt_us, failed_sessions, failed_reasons
+FROM ({waits})
+WHERE type = 'join'"""  # noqa: S608 - fixed names, bound values
 
 
 def groups(joins: Sequence[Join]) -> list[list[Join]]:
@@ -77,6 +79,7 @@ def groups(joins: Sequence[Join]) -> list[list[Join]]:
 def read_context(
     backend: StorageBackend, group: Sequence[Join], th: Thresholds = THRESHOLDS
 ) -> list[dict[str, Any]]:
+    """The waits of the group's users' joins (the group's and any earlier ones in the look-back)."""
     users = sorted({j.user_id for j in group})
     params: dict[str, Any] = {
         "app": group[0].app_id,
@@ -85,12 +88,7 @@ def read_context(
         "hi": max(j.ts_us for j in group),
     }
     params |= {f"u{i}": u for i, u in enumerate(users)}
-    return backend.query(_context_sql(len(users)), params)
-
-
-def _attempt(row: dict[str, Any]) -> bool:
-    """An event that shows the user trying to get in (not one of an established session)."""
-    return row["type"] == "join_failed" or (row["type"] in ATTEMPT_TYPES and row["state"] in ATTEMPT_STATES)
+    return backend.query(_context_sql(len(users), th.join_lookback_s), params)
 
 
 def failure_factor(reason: str) -> int:
@@ -104,22 +102,15 @@ def failure_factor(reason: str) -> int:
 def evaluate(
     group: Sequence[Join], rows: list[dict[str, Any]], th: Thresholds = THRESHOLDS
 ) -> list[DetectedEvent]:
+    waits = {(r["session_id"], r["ts_us"]): r for r in rows}
     events = []
     for j in group:
-        mine = sorted((r for r in rows if r["user_id"] == j.user_id), key=lambda r: r["ts_us"])
-        since = max(
-            (r["ts_us"] for r in mine if r["type"] in BOUNDARY_TYPES and r["ts_us"] < j.ts_us),
-            default=j.ts_us - th.join_lookback_s * 1_000_000 - 1,
-        )
-        since = max(since, j.ts_us - th.join_lookback_s * 1_000_000 - 1)
-        attempts = [r for r in mine if _attempt(r) and since < r["ts_us"] <= j.ts_us]
-        if not attempts:
-            continue
-        delay_ms = (j.ts_us - attempts[0]["ts_us"]) // 1000
-        if delay_ms <= th.slow_join_ms:
-            continue
-        failures = [r for r in attempts if r["type"] == "join_failed"]
-        factor = failure_factor(failures[-1]["reason"]) if failures else OTHERS
+        wait = waits.get((j.session_id, j.ts_us))
+        if wait is None or math.isnan(wait["join_wait_ms"]) or wait["join_wait_ms"] <= th.slow_join_ms:
+            continue  # no measurable wait, or quick enough
+        delay_ms = int(wait["join_wait_ms"])
+        reasons = wait["failed_reasons"]
+        factor = failure_factor(reasons[-1]) if reasons else OTHERS
         events.append(
             DetectedEvent(
                 app_id=j.app_id,
@@ -136,9 +127,10 @@ def evaluate(
                 evidence={
                     "rule": "slow_join",
                     "join_delay_ms": delay_ms,
-                    "first_attempt_us": attempts[0]["ts_us"],
+                    "first_attempt_us": wait["first_attempt_us"],
                     "failed_attempts": [
-                        {"session_id": f["session_id"], "reason": f["reason"]} for f in failures
+                        {"session_id": session, "reason": reason}
+                        for session, reason in zip(wait["failed_sessions"], reasons, strict=True)
                     ],
                     "thresholds": {"slow_join_ms": th.slow_join_ms, "join_lookback_s": th.join_lookback_s},
                 },

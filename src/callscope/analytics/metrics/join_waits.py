@@ -28,8 +28,8 @@ def _listed(values: tuple[str, ...]) -> str:
 def select_sql(table: str, where: str, *, lookback_s: int = LOOKBACK_S) -> str:
     """One row per `join` and `join_failed` event of `table` passing `where`, with the event's
     own columns plus `join_wait_ms` (Float64, whole ms; NaN for failures and unmeasurable joins),
-    `first_attempt_us` (0 when none) and `failures` (the failed attempts counted in the wait, as
-    (session_id, reason) pairs).
+    `first_attempt_us` (0 when none), and the failed attempts counted in a join's wait, in time
+    order, as `failed_sessions` and `failed_reasons`.
 
     `where` must keep the `lookback_s` before the first join of interest: the boundaries and
     attempts there decide its wait. Only fixed names and the caller's SQL are formatted in.
@@ -48,8 +48,9 @@ def select_sql(table: str, where: str, *, lookback_s: int = LOOKBACK_S) -> str:
     if(type = 'join' AND notEmpty(jw_tried), toFloat64(intDiv(jw_us - arrayMin(jw_tried), {_US_PER_MS})), nan)
         AS join_wait_ms,
     if(type = 'join' AND notEmpty(jw_tried), arrayMin(jw_tried), 0) AS first_attempt_us,
-    if(type = 'join', arrayMap(x -> (x.2, x.3),
-        arrayFilter(x -> x.1 >= jw_us - {lookback_us}, jw_failed)), []) AS failures
+    if(type = 'join', arrayFilter(x -> x.1 >= jw_us - {lookback_us}, jw_failed), []) AS jw_counted,
+    arrayMap(x -> x.2, jw_counted) AS failed_sessions,
+    arrayMap(x -> x.3, jw_counted) AS failed_reasons
 FROM (
     SELECT *, arrayFilter(x -> x >= jw_us - {lookback_us}, jw_attempts) AS jw_tried
     FROM (
