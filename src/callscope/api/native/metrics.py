@@ -1,21 +1,43 @@
-"""`GET /v1/apps/{app_id}/metrics`: catalog metrics over a scope, time range and interval."""
+"""`GET /v1/apps/{app_id}/metrics`: catalog metrics over a scope, time range and interval;
+`GET /v1/apps/{app_id}/online-users/distribution`: who was online in a minute, by attribute."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict
 
 from callscope.analytics import query
 from callscope.analytics.metrics import CATALOG
 from callscope.api.deps import AppOwnerDep, ServicesDep
 from callscope.api.native import schemas
-from callscope.api.native.calls import When, time_range
+from callscope.api.native.calls import When, _when, time_range
 from callscope.api.responses import JSONBytes
+from callscope.domain.timestamps import to_epoch_us
+from callscope.errors import BadRequest
 
 router = APIRouter(tags=["metrics"], responses=schemas.ERRORS)
 Many = Annotated[list[str], Query()]
+Dimension = Literal["region", "isp", "country", "network_type", "platform", "sdk_version"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DimensionValue(_Strict):
+    value: str  # '' for sessions whose join did not say
+    online_users: int
+
+
+class OnlineDistribution(_Strict):
+    minute: datetime
+    dimension: Dimension
+    online_users: int
+    values: list[DimensionValue]
 
 
 @router.get("/v1/apps/{app_id}/metrics", response_model=schemas.MetricResult)
@@ -76,3 +98,32 @@ async def catalog(app_id: AppOwnerDep) -> JSONBytes:
             for m in CATALOG
         ]
     )
+
+
+@router.get(
+    "/v1/apps/{app_id}/online-users/distribution",
+    response_model=OnlineDistribution,
+    summary="Users online in one minute, per region, ISP, country, network type, platform or SDK version",
+)
+async def online_distribution(
+    app_id: AppOwnerDep,
+    services: ServicesDep,
+    time: When,
+    dimension: Dimension,
+    room_id: str | None = None,
+    sdk_type: Many = [],  # noqa: B006
+) -> JSONBytes:
+    """The minute holding `time`; values sorted by users, most first, adding up to `online_users`."""
+    try:
+        at = to_epoch_us(_when(time, "time"))
+    except (ValueError, OverflowError) as exc:
+        raise BadRequest(f"time: {exc}", field="time") from exc
+    found = await asyncio.to_thread(
+        query.online_distribution,
+        services.backend,
+        scope=query.Scope(app_id, room_id),
+        at_us=at,
+        dimension=dimension,
+        filters=query.Filters(sdk_type=tuple(sdk_type)),
+    )
+    return JSONBytes(found.__dict__)
