@@ -39,6 +39,7 @@ from callscope.storage.migrations import DURABLE_TABLES, migrate, set_fsync, set
 from callscope.storage.registry import open_backend
 from callscope.storage.tenancy import TenancyStore
 from callscope.storage.writer import GroupCommitWriter
+from callscope.web import demo
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +165,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                 app.state.join_tokens,
                 tag=opaque_id,
                 record=signal.event_recorder(app.state.services.writer, settings),
+                telemetry=signal.telemetry_grant(app.state.services),
             )
         detector = None
         if settings.abnormal_detection:
@@ -205,6 +207,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         signal.router,
         abnormal.router,
         streaming_router,
+        demo.router,
     ):
         app.include_router(router)
     app.mount("/sdk", StaticFiles(directory=Path(web.__file__).parent / "static" / "sdk"), name="sdk")

@@ -40,6 +40,8 @@ class SignalClient:
     pub: RTCPeerConnection | None = None
     subs: dict[int, RTCPeerConnection] = field(default_factory=dict)
     users: dict[int, str] = field(default_factory=dict)  # feed → user
+    sources: dict[int, str] = field(default_factory=dict)  # feed → camera | screen
+    screen: RTCPeerConnection | None = None
     frames: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     notices: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
     closed_code: int | None = None
@@ -76,6 +78,11 @@ class SignalClient:
             self.users[p["feed"]] = p["user"]
             if p["publishing"] and self.subscribe_all:
                 self._tasks.append(asyncio.ensure_future(self.subscribe(p["feed"])))
+            if p["screen_feed"]:
+                self.users[p["screen_feed"]] = p["user"]
+                self.sources[p["screen_feed"]] = "screen"
+                if self.subscribe_all:
+                    self._tasks.append(asyncio.ensure_future(self.subscribe(p["screen_feed"])))
         return self.joined
 
     async def _read(self) -> None:
@@ -85,7 +92,9 @@ class SignalClient:
                 message = orjson.loads(raw)
                 kind = message["type"]
                 self.notices.append((time.monotonic(), message))
-                key = {"answer": "answer", "joined": "joined"}.get(kind)
+                key = {"joined": "joined"}.get(kind)
+                if kind == "answer":
+                    key = "answer-screen" if message.get("source") == "screen" else "answer"
                 if kind in ("offer", "subscribed"):
                     key = f"{kind}-{message['feed']}"
                 if kind == "error" and message.get("request") == "join":
@@ -94,6 +103,7 @@ class SignalClient:
                     self._waiters.pop(key).set_result(message)
                 if kind in ("participant_joined", "published"):
                     self.users[message["feed"]] = message["user"]
+                    self.sources[message["feed"]] = message.get("source", "camera")
                 if kind == "published" and self.joined.get("can_subscribe") and self.subscribe_all:
                     self._tasks.append(asyncio.ensure_future(self.subscribe(message["feed"])))
         except Exception:  # noqa: BLE001 (connection closed: recorded below)
@@ -116,6 +126,23 @@ class SignalClient:
         await connected(pc)
         self.join_to_connected_s = time.monotonic() - started
 
+    async def publish_screen(self, hue: int) -> float:
+        """Share a 'screen' (a pattern video on its own PC and feed); returns the seconds from
+        the publish request to a connected PC."""
+        started = time.monotonic()
+        pc = self.screen = RTCPeerConnection(rtc_config())
+        pc.addTrack(PatternVideoTrack(hue=hue))
+        await pc.setLocalDescription(await pc.createOffer())
+        answer = self._expect("answer-screen")
+        await self.send(
+            {"type": "publish", "sdp": pc.localDescription.sdp, "sdp_type": "offer", "source": "screen"}
+        )
+        got = await self._wait(answer)
+        assert got["type"] == "answer" and got["source"] == "screen", got
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=got["sdp"], type=got["sdp_type"]))
+        await connected(pc)
+        return time.monotonic() - started
+
     async def subscribe(self, feed: int) -> None:
         offer = self._expect(f"offer-{feed}")
         await self.send({"type": "subscribe", "feed": feed})
@@ -123,6 +150,7 @@ class SignalClient:
         assert got["type"] == "offer", got
         pc = self.subs[feed] = RTCPeerConnection(rtc_config())
         user = self.users.get(feed, str(feed))
+        screen = self.sources.get(feed) == "screen"
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
@@ -132,7 +160,7 @@ class SignalClient:
                         await track.recv()
                     except Exception:  # noqa: BLE001 (MediaStreamError: the track ended)
                         return
-                    self.frames[(user, track.kind)] += 1
+                    self.frames[(user, "screen" if screen else track.kind)] += 1
 
             self._tasks.append(asyncio.ensure_future(consume()))
 
@@ -155,7 +183,7 @@ class SignalClient:
         if self.ws is not None:
             with contextlib.suppress(Exception):
                 await self.ws.close()
-        for pc in [self.pub, *self.subs.values()]:
+        for pc in [self.pub, self.screen, *self.subs.values()]:
             if pc is not None:
                 await pc.close()
         for task in self._tasks:

@@ -110,6 +110,11 @@ class MediaController:
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()  # room placement and recreation do not interleave
         self._by_number: dict[tuple[str, int], PlacedRoom] = {}
+        self._down_watchers: list[Callable[[str, str], None]] = []
+
+    def on_node_down(self, watcher: Callable[[str, str], None]) -> None:
+        """Also call `watcher(node, reason)` when a node goes down (the signaling's clients)."""
+        self._down_watchers.append(watcher)
 
     async def start(self, collector_ready: Callable[[], Awaitable[bool]]) -> None:
         """Start the health loops; managed Janus starts once the collector answers (its event
@@ -177,6 +182,8 @@ class MediaController:
         node.last_down_reason = reason
         log.warning("janus node down", extra={"node": node.name, "reason": reason})
         self._listener.node_down(node.name, reason)
+        for watcher in self._down_watchers:
+            watcher(node.name, reason)
 
     async def _restart(self, node: Node) -> None:
         assert node.process is not None

@@ -67,6 +67,8 @@ class JanusSession:
         return int((await self._post(f"{self._url}/{self.id}", body))["data"]["id"])
 
     async def detach(self, handle: int) -> None:
+        if self.closed:  # the session is gone with its handles (Janus died, or destroyed)
+            return
         with contextlib.suppress(JanusError):
             await self._post(f"{self._url}/{self.id}/{handle}", {"janus": "detach"}, timeout=3.0)
 

@@ -11,19 +11,28 @@ client's own reports.
 Client → server (`type`):
   join {token, session_id?}        first message; answered by `joined` {user, session_id,
                                    feed, can_publish, can_subscribe, participants: [{user,
-                                   feed, publishing, muted}]}
-  publish {sdp, sdp_type=offer}    → `answer` {sdp, sdp_type}; the others get `published`
+                                   feed, publishing, muted, screen_feed}], telemetry?: {token,
+                                   expires_at}}
+  publish {sdp, sdp_type=offer,    → `answer` {sdp, sdp_type, source}; the others get `published`.
+           source?=camera|screen}  A screen is its own Janus publisher (feed) of the same user:
+                                   one PC per feed on both sides, and it comes and goes alone
+  unpublish {source: screen}       stops the screen share; the others get `unpublished`
   subscribe {feed}                 → `offer` {feed, sdp, sdp_type}
   answer {feed, sdp}               the subscriber's answer; → `subscribed` {feed}
   unsubscribe {feed}
-  candidate {feed?, candidate}     trickle to the publisher (no feed) or a subscription;
-                                   candidate null = end of candidates
+  candidate {feed?, source?,       trickle to the publisher (no feed; `source: screen` for the
+             candidate}            screen's) or a subscription; candidate null = end
   mute {kind: audio|video, muted}  stops (or resumes) relaying; the others get `muted`
   leave
 Server → client, besides the answers: `participant_joined` {user, feed}, `published` {user,
-feed}, `muted` {user, feed, kind, muted}, `left` {user, feed, reason}, `candidate` {feed?,
-candidate}, `media` {feed?, state: connected|closed}, `kicked` {reason}, `dismissed` {reason},
-`error` {message, request?}.
+feed, source}, `unpublished` {user, feed, source}, `muted` {user, feed, kind, muted}, `left`
+{user, feed, reason}, `candidate` {feed?, source?, candidate}, `media` {feed?, source?, state:
+connected|closed}, `kicked` {reason}, `dismissed` {reason}, `media_server_lost` {reason,
+rejoin: true} (the Janus node went down: every participant on it is removed at once and may join
+again with the same token once the room is recreated), `error` {message, request?}.
+
+`telemetry` in `joined` is an ingest token for (app, room, user), so the page can post its own
+getStats() reports (sdk/callscope.js) without ever holding the app's secret key.
 
 Removal (`remove()`, `dismiss()`): Janus does not tell subscribers that a feed was kicked nor
 that a room was destroyed (design/media-plane.md §4), so the hub tells **every** client itself,
@@ -53,7 +62,7 @@ import httpx
 from callscope.domain.events import Event, EventType
 from callscope.domain.ids import ID_MAX_CHARS, ID_PATTERN
 from callscope.errors import AuthError, BadRequest, CallscopeError, Forbidden
-from callscope.media.controller import MediaController, PlacedRoom
+from callscope.media.controller import MediaController, MediaUnavailable, PlacedRoom
 from callscope.media.janus_api import JanusError
 from callscope.media.janus_session import JanusSession, plugin_data
 from callscope.media.join_tokens import JoinGrant, JoinTokens
@@ -64,6 +73,7 @@ Message = dict[str, Any]
 Send = Callable[[Message], Awaitable[None]]
 Tagger = Callable[[str, str], str]  # (user, session) → the handle's opaque_id
 Recorder = Callable[[str, list[Event]], None]  # (app_id, events) → stored with source server
+TelemetryGrant = Callable[[JoinGrant], Message]  # an ingest token for the grant's user and room
 _ID = re.compile(ID_PATTERN)
 _KIND_EVENTS = {
     ("audio", True): EventType.MIC_ON,
@@ -71,6 +81,7 @@ _KIND_EVENTS = {
     ("video", True): EventType.CAMERA_ON,
     ("video", False): EventType.CAMERA_OFF,
 }
+CAMERA, SCREEN = "camera", "screen"  # the publisher feeds a participant may have
 SUBSCRIBE_ATTEMPTS = 10
 _MID = re.compile(r"^a=mid:(\S+)", re.MULTILINE)
 
@@ -87,6 +98,15 @@ def _mids(sdp: str) -> dict[str, str]:
 
 
 @dataclass(eq=False)
+class ScreenShare:
+    """A participant's screen: a second publisher handle in the room, so its own feed."""
+
+    handle: int
+    feed: int
+    publishing: bool = False
+
+
+@dataclass(eq=False)
 class Peer:
     grant: JoinGrant
     session_id: str
@@ -100,6 +120,7 @@ class Peer:
     muted: dict[str, bool] = field(default_factory=dict)
     mids: dict[str, str] = field(default_factory=dict)
     subscriptions: dict[int, int] = field(default_factory=dict)  # feed → subscriber handle
+    screen: ScreenShare | None = None
     gone: asyncio.Event = field(default_factory=asyncio.Event)
     joined_at: float = field(default_factory=time.monotonic)
 
@@ -108,7 +129,18 @@ class Peer:
         return self.grant.user_id
 
     def describe(self) -> Message:
-        return {"user": self.user, "feed": self.feed, "publishing": self.publishing, "muted": self.muted}
+        screen = self.screen.feed if self.screen is not None and self.screen.publishing else 0
+        return {
+            "user": self.user,
+            "feed": self.feed,
+            "publishing": self.publishing,
+            "muted": self.muted,
+            "screen_feed": screen,
+        }
+
+    def feeds(self) -> list[int]:
+        """Every feed this participant publishes (or is about to)."""
+        return [self.feed] + ([self.screen.feed] if self.screen is not None else [])
 
     async def send(self, message: Message) -> None:
         if self.gone.is_set():
@@ -127,16 +159,19 @@ class SignalingHub:
         *,
         tag: Tagger,
         record: Recorder,
+        telemetry: TelemetryGrant | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._controller = controller
         self.tokens = tokens
         self._tag = tag
         self._record = record
+        self._telemetry = telemetry
         self._clock = clock
         self._http = httpx.AsyncClient()
         self._rooms: dict[tuple[str, str], list[Peer]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        controller.on_node_down(self.node_down)
 
     async def close(self) -> None:
         for peers in list(self._rooms.values()):
@@ -159,6 +194,8 @@ class SignalingHub:
             session_id = f"{grant.user_id[:100]}-{secrets.token_hex(6)}"
         room = await self._controller.place_room(grant.app_id, grant.room_id)
         node = self._controller.nodes[room.node]
+        if not node.healthy:  # down, or restarted but its rooms not yet recreated
+            raise MediaUnavailable("the media server is restarting; join again shortly", retry_after_s=1)
         peers = self._rooms.setdefault((grant.app_id, grant.room_id), [])
         janus = JanusSession(self._http, node.endpoints.api_url, lambda h, e: None)
         peer = Peer(grant, session_id, send, room, janus)
@@ -182,18 +219,19 @@ class SignalingHub:
             raise
         others = [p for p in peers if not p.gone.is_set()]
         peers.append(peer)
-        await peer.send(
-            {
-                "type": "joined",
-                "user": grant.user_id,
-                "session_id": session_id,
-                "room_id": grant.room_id,
-                "feed": peer.feed,
-                "can_publish": grant.publish,
-                "can_subscribe": grant.subscribe,
-                "participants": [p.describe() for p in others],
-            }
-        )
+        welcome: Message = {
+            "type": "joined",
+            "user": grant.user_id,
+            "session_id": session_id,
+            "room_id": grant.room_id,
+            "feed": peer.feed,
+            "can_publish": grant.publish,
+            "can_subscribe": grant.subscribe,
+            "participants": [p.describe() for p in others],
+        }
+        if self._telemetry is not None:
+            welcome["telemetry"] = self._telemetry(grant)
+        await peer.send(welcome)
         await self._broadcast(peer, {"type": "participant_joined", "user": peer.user, "feed": peer.feed})
         log.info("participant joined", extra={"app_id": grant.app_id, "room_id": grant.room_id})
         return peer
@@ -210,6 +248,18 @@ class SignalingHub:
         await peer.send({"type": "error", "message": f"{reason}; join again"})
         await self.leave(peer, "media_server_lost")
 
+    def node_down(self, node: str, reason: str) -> None:
+        """The controller saw `node` go down: its Janus sessions are gone (or going), so every
+        participant on it is told at once, not when its long poll gives up (up to 5 s later)."""
+        lost = [p for peers in self._rooms.values() for p in peers if p.room.node == node]
+        for peer in lost:
+            peer.janus.closed = True  # its session died with Janus: no destroy request to wait on
+            self._spawn(self._node_lost(peer, reason))
+
+    async def _node_lost(self, peer: Peer, reason: str) -> None:
+        await peer.send({"type": "media_server_lost", "reason": reason, "rejoin": True})
+        await self.leave(peer, "media_server_lost")
+
     async def _teardown(self, peer: Peer) -> None:
         if peer.gone.is_set():
             return
@@ -220,11 +270,12 @@ class SignalingHub:
             peers.remove(peer)
         if not peers:
             self._rooms.pop(key, None)
-        # Subscriptions to the departed feed end with it.
+        # Subscriptions to the departed feeds end with them.
         for other in peers:
-            handle = other.subscriptions.pop(peer.feed, None)
-            if handle is not None:
-                await other.janus.detach(handle)
+            for feed in peer.feeds():
+                handle = other.subscriptions.pop(feed, None)
+                if handle is not None:
+                    await other.janus.detach(handle)
         await peer.janus.destroy()  # detaches its handles: the collector stores the leave
 
     # -- messages ----------------------------------------------------------------------------
@@ -238,6 +289,8 @@ class SignalingHub:
                 await self._subscribe(peer, _feed(message))
             elif kind == "answer":
                 await self._start(peer, _feed(message), message)
+            elif kind == "unpublish":
+                await self._stop_screen(peer)
             elif kind == "unsubscribe":
                 handle = peer.subscriptions.pop(_feed(message), None)
                 if handle is not None:
@@ -257,29 +310,85 @@ class SignalingHub:
     async def _publish(self, peer: Peer, message: Message) -> None:
         if not peer.grant.publish:
             raise Forbidden("this join token does not allow publishing")
+        if message.get("source", CAMERA) == SCREEN:
+            await self._publish_screen(peer, message)
+            return
         sdp = str(message["sdp"])
         peer.mids = _mids(sdp)
         answered = peer.janus.expect(peer.handle, lambda e: "jsep" in e)
         jsep = {"type": str(message.get("sdp_type", "offer")), "sdp": sdp}
         await peer.janus.message(peer.handle, {"request": "publish", "display": peer.user}, jsep=jsep)
         answer = (await peer.janus.wait(answered))["jsep"]
-        await peer.send({"type": "answer", "sdp": answer["sdp"], "sdp_type": answer["type"]})
+        await peer.send(
+            {"type": "answer", "sdp": answer["sdp"], "sdp_type": answer["type"], "source": CAMERA}
+        )
         peer.muted = {kind: False for kind in peer.mids if kind in ("audio", "video")}
         self._store(peer, [_KIND_EVENTS[(kind, True)] for kind in peer.muted])
         # The others hear of it at webrtcup (`_janus_event`): before that Janus has no feed to
         # subscribe to ("No such feed", 428).
 
-    async def _announce(self, peer: Peer) -> None:
+    async def _publish_screen(self, peer: Peer, message: Message) -> None:
+        if peer.screen is None:
+            handle = await peer.janus.attach(self._tag(peer.user, peer.session_id))
+            joined = peer.janus.expect(handle, lambda e: plugin_data(e).get("videoroom") == "joined")
+            body = {
+                "request": "join",
+                "ptype": "publisher",
+                "room": peer.room.number,
+                "pin": peer.room.pin,
+                "display": peer.user,
+            }
+            try:
+                await peer.janus.message(handle, body)
+                feed = int(plugin_data(await peer.janus.wait(joined))["id"])
+            except BaseException:
+                await peer.janus.detach(handle)
+                raise
+            peer.screen = ScreenShare(handle, feed)
+        screen = peer.screen
+        answered = peer.janus.expect(screen.handle, lambda e: "jsep" in e)
+        jsep = {"type": str(message.get("sdp_type", "offer")), "sdp": str(message["sdp"])}
+        await peer.janus.message(screen.handle, {"request": "publish", "display": peer.user}, jsep=jsep)
+        answer = (await peer.janus.wait(answered))["jsep"]
+        await peer.send(
+            {"type": "answer", "sdp": answer["sdp"], "sdp_type": answer["type"], "source": SCREEN}
+        )
+        self._store(peer, [EventType.SCREEN_ON])
+        # Announced at its webrtcup, like the camera.
+
+    async def _stop_screen(self, peer: Peer) -> None:
+        screen, peer.screen = peer.screen, None
+        if screen is None:
+            raise BadRequest("not sharing a screen")
+        notice = {"type": "unpublished", "user": peer.user, "feed": screen.feed, "source": SCREEN}
+        await self._broadcast(peer, notice)
+        for other in self.peers(peer.grant.app_id, peer.grant.room_id):
+            handle = other.subscriptions.pop(screen.feed, None)
+            if handle is not None:
+                await other.janus.detach(handle)
+        await peer.janus.detach(screen.handle)  # leaves the room: Janus ends the feed
+        self._store(peer, [EventType.SCREEN_OFF])
+
+    async def _announce(self, peer: Peer, source: str) -> None:
+        if source == SCREEN:
+            if peer.screen is not None and not peer.screen.publishing:
+                peer.screen.publishing = True
+                notice = {"type": "published", "user": peer.user, "feed": peer.screen.feed, "source": SCREEN}
+                await self._broadcast(peer, notice)
+            return
         peer.publishing = True
         if not peer.announced:
             peer.announced = True
-            await self._broadcast(peer, {"type": "published", "user": peer.user, "feed": peer.feed})
+            notice = {"type": "published", "user": peer.user, "feed": peer.feed, "source": CAMERA}
+            await self._broadcast(peer, notice)
 
     async def _subscribe(self, peer: Peer, feed: int) -> None:
         if not peer.grant.subscribe:
             raise Forbidden("this join token does not allow subscribing")
         if not any(
-            p.feed == feed and p.publishing for p in self.peers(peer.grant.app_id, peer.grant.room_id)
+            (p.feed == feed and p.publishing)
+            or (p.screen is not None and p.screen.feed == feed and p.screen.publishing)
+            for p in self.peers(peer.grant.app_id, peer.grant.room_id)
         ):
             raise BadRequest(f"feed {feed} is not publishing in this room")
         old = peer.subscriptions.pop(feed, None)
@@ -317,7 +426,12 @@ class SignalingHub:
         await peer.send({"type": "subscribed", "feed": feed})
 
     async def _candidate(self, peer: Peer, message: Message) -> None:
-        handle = peer.handle if message.get("feed") is None else peer.subscriptions.get(_feed(message))
+        if message.get("source") == SCREEN:
+            handle = peer.screen.handle if peer.screen is not None else None
+        elif message.get("feed") is None:
+            handle = peer.handle
+        else:
+            handle = peer.subscriptions.get(_feed(message))
         if handle is None:
             raise BadRequest("no such subscription")
         candidate = message.get("candidate")
@@ -339,8 +453,12 @@ class SignalingHub:
 
     def _janus_event(self, peer: Peer, handle: int, event: dict[str, Any]) -> None:
         """Janus events nobody waits for: relay what the client can use."""
+        source: str | None = None  # one of the participant's own publishers, or a subscription
+        feed: int | None = None
         if handle == peer.handle:
-            feed: int | None = None
+            source = CAMERA
+        elif peer.screen is not None and handle == peer.screen.handle:
+            source = SCREEN
         else:
             feed = next((f for f, h in peer.subscriptions.items() if h == handle), None)
             if feed is None:
@@ -356,8 +474,10 @@ class SignalingHub:
             }
         elif what in ("webrtcup", "hangup"):
             notice = {"type": "media", "feed": feed, "state": "connected" if what == "webrtcup" else "closed"}
-            if what == "webrtcup" and feed is None:
-                self._spawn(self._announce(peer))
+            if what == "webrtcup" and source is not None:
+                self._spawn(self._announce(peer, source))
+        if notice is not None and source is not None:
+            notice["source"] = source
         if notice is not None:
             self._spawn(peer.send(notice))
 
@@ -385,8 +505,9 @@ class SignalingHub:
             self._store(p, [EventType.KICKED], reason=reason)
             client = self._controller.nodes[p.room.node].client
             if client is not None:
-                with contextlib.suppress(JanusError):
-                    await client.videoroom("kick", room=p.room.number, secret=p.room.secret, id=p.feed)
+                for feed in p.feeds():
+                    with contextlib.suppress(JanusError):
+                        await client.videoroom("kick", room=p.room.number, secret=p.room.secret, id=feed)
             await self._teardown(p)
         return [p.session_id for p in gone]
 

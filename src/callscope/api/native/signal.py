@@ -20,11 +20,13 @@ from callscope.collectors.checks import Window
 from callscope.collectors.decode import Decoded
 from callscope.collectors.events import event_rows
 from callscope.domain.events import Event
+from callscope.api.deps import Services
 from callscope.domain.samples import Source
 from callscope.domain.tenancy import IngestScope
 from callscope.domain.timestamps import now_us
 from callscope.errors import CallscopeError
-from callscope.media.signaling import Message, Peer, SignalingHub
+from callscope.media.join_tokens import JoinGrant
+from callscope.media.signaling import Message, Peer, SignalingHub, TelemetryGrant
 from callscope.settings import Settings
 from callscope.storage.writer import GroupCommitWriter
 
@@ -49,13 +51,29 @@ def event_recorder(writer: GroupCommitWriter, settings: Settings) -> Any:
             log.warning("signaling event refused", extra={"problem": problem.message})
         if not len(rows):
             return
-        rows.columns["source"] = [Source.SERVER.value] * len(rows)
+        rows.fill("source", Source.SERVER.value)
         try:
             writer.submit({"events": rows})
         except CallscopeError as exc:
             log.warning("signaling events dropped", extra={"rows": len(rows), "error": exc.message})
 
     return record
+
+
+def telemetry_grant(services: Services) -> TelemetryGrant:
+    """The ingest token a joined page reports its getStats() with: the join token vouches for
+    (app, room, user), so the page needs no second round trip to the app's backend and never
+    sees the app's secret key."""
+
+    def grant(join: JoinGrant) -> Message:
+        issued = services.tokens.issue(
+            IngestScope(join.app_id, join.room_id, join.user_id),
+            ttl_s=services.settings.ingest_token_default_ttl_s,
+            now_us=now_us(),
+        )
+        return {"token": issued.token, "expires_at": issued.expires_at_s}
+
+    return grant
 
 
 @router.websocket("/v1/rooms/signal")

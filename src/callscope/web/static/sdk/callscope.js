@@ -129,3 +129,4 @@ export class Callscope {
     } catch (_) { /* never break the page */ }
   }
 }
+export { join, Room } from "./rooms.js"; // media rooms through Callscope's signaling
