@@ -285,6 +285,7 @@ class JanusTelemetry:
         self, room: str, user: str, session: str, ts_us: int, type_: EventType, **fields: str
     ) -> Event:
         # Two server events of one session at the same instant stay distinct by type.
+        texts: dict[str, Any] = {k: v[:256] for k, v in fields.items()}  # Event has a float field too
         return Event(
             room_id=room,
             user_id=user,
@@ -292,7 +293,7 @@ class JanusTelemetry:
             ts=ts_us / 1000,
             type=type_,
             event_id=f"janus-{ts_us}-{type_.value}",
-            **{k: v[:256] for k, v in fields.items()},
+            **texts,
         )
 
     # -- media stats -------------------------------------------------------------------------
