@@ -16,6 +16,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from callscope.storage import rows as rows_format
 from callscope.storage.base import StorageBackend
 from callscope.storage.migrations import available, migrate
 from callscope.storage.registry import open_backend
@@ -63,16 +64,18 @@ def test_migrations_are_recorded_and_idempotent(backend: StorageBackend) -> None
     assert recorded == versions
 
 
+def _columns(backend: StorageBackend, table: str) -> list[dict[str, str]]:
+    return backend.query(
+        "SELECT name, type, default_kind, default_expression FROM system.columns "
+        "WHERE database = currentDatabase() AND table = {t:String}",
+        {"t": table},
+    )
+
+
 def test_writer_schemas_match_the_ddl(backend: StorageBackend) -> None:
     for table, schema in WRITER_TABLES.items():
-        columns = {
-            row["name"]: row["type"]
-            for row in backend.query(
-                "SELECT name, type FROM system.columns "
-                "WHERE database = currentDatabase() AND table = {t:String}",
-                {"t": table},
-            )
-        }
+        described = _columns(backend, table)
+        columns = {row["name"]: row["type"] for row in described if row["default_kind"] != "EPHEMERAL"}
         assert set(schema.names) == set(columns), table
         for field in schema:
             assert columns[field.name] in COMPATIBLE[str(field.type)], (
@@ -80,6 +83,48 @@ def test_writer_schemas_match_the_ddl(backend: StorageBackend) -> None:
                 field.name,
                 columns[field.name],
             )
+
+
+def test_every_writer_column_can_be_filled_from_json_rows(backend: StorageBackend) -> None:
+    """storage/rows.py: floats default to nan (JSON null), timestamps come from epoch inputs."""
+    for table, schema in WRITER_TABLES.items():
+        described = {row["name"]: row for row in _columns(backend, table)}
+        for field in schema:
+            column = described[field.name]
+            if pa.types.is_floating(field.type):
+                assert (column["default_kind"], column["default_expression"]) == ("DEFAULT", "nan"), column
+            if pa.types.is_timestamp(field.type):
+                source = rows_format.epoch_column(field.name, field.type.unit)
+                assert described[source]["default_kind"] == "EPHEMERAL", (table, source)
+                assert source in column["default_expression"], column
+
+
+def test_json_rows_round_trip_nan_bools_exact_timestamps_and_odd_text(backend: StorageBackend) -> None:
+    odd = '\'; DROP TABLE events; -- Ünïcødé 🎥 {x:String} "quoted" \\ \n'
+    schema = WRITER_TABLES["samples"]
+    row = {name: "" for name in schema.names if pa.types.is_string(schema.field(name).type)}
+    row |= {name: 0 for name in schema.names if pa.types.is_integer(schema.field(name).type)}
+    row |= {name: float("nan") for name in schema.names if pa.types.is_floating(schema.field(name).type)}
+    row |= {"app_id": "a", "room_id": odd, "kind": "video", "direction": "down", "source": "client"}
+    row |= {"ts": 1_700_000_000_123_457, "ingested_at": 1_700_000_000_999, "relayed": True}
+    row |= {"rtt_ms": 42.5, "width_px": 1280}
+    columns = tuple(row)
+    backend.insert_rows("samples", columns, [tuple(row.values())])
+    stored = backend.query(
+        "SELECT room_id, toUnixTimestamp64Micro(ts) AS ts_us, toUnixTimestamp64Milli(ingested_at) AS at_ms, "
+        "relayed, rtt_ms, isNaN(loss_ratio) AS loss_unknown, width_px FROM samples WHERE app_id = 'a'"
+    )
+    assert stored == [
+        {
+            "room_id": odd,
+            "ts_us": 1_700_000_000_123_457,
+            "at_ms": 1_700_000_000_999,
+            "relayed": 1,
+            "rtt_ms": 42.5,
+            "loss_unknown": 1,
+            "width_px": 1280,
+        }
+    ]
 
 
 def test_insert_and_bound_parameters_round_trip(backend: StorageBackend) -> None:

@@ -31,7 +31,7 @@ def backend(store_dir: Path) -> Iterator[StorageBackend]:
 
 def batch_rows(keys: list[int], app: str = "w") -> TableRows:
     n = len(keys)
-    return TableRows(
+    return TableRows.from_columns(
         {
             "app_id": [app] * n,
             "idempotency_key": [str(k) for k in keys],

@@ -387,7 +387,7 @@ class JanusTelemetry:
                     window=window,
                 )
                 self._note_problems(problems)
-                rows.columns["source"] = [Source.SERVER.value] * len(rows)
+                rows.fill("source", Source.SERVER.value)
                 tables["events"] = rows
             self._queue(tables)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from callscope.collectors.checks import Window, check_records, record_columns
+import msgspec
+
+from callscope.collectors.checks import Window, check_records
 from callscope.collectors.decode import Decoded
 from callscope.collectors.outcomes import ItemProblem, Outcome, Reason
 from callscope.domain.samples import Direction, Sample, StreamKind
@@ -12,7 +14,12 @@ from callscope.storage.schema import SAMPLES
 from callscope.storage.writer import TableRows
 
 _MEDIA_KINDS = {StreamKind.AUDIO, StreamKind.VIDEO, StreamKind.SCREEN}
-_COPIED = [name for name in SAMPLES.names if name in Sample.__struct_fields__ and name != "ts"]
+# A stored row is the sample's own fields in struct order with the wire `ts` cut out, then the
+# checked timestamp (µs), the app and the ingest time: built by slicing the C-level tuple of
+# the struct instead of copying field by field (storage/rows.py: rows, not columns).
+_TS_AT = Sample.__struct_fields__.index("ts")
+ROW_COLUMNS = (*(f for f in Sample.__struct_fields__ if f != "ts"), "ts", "app_id", "ingested_at")
+assert sorted(ROW_COLUMNS) == sorted(SAMPLES.names), "a sample field without a column, or the reverse"
 ID_FIELDS = ("room_id", "user_id", "session_id", "peer_id", "stream_id")
 
 
@@ -65,14 +72,16 @@ def sample_rows(
         id_fields=ID_FIELDS,
     )
     kept, kept_ts = checked.records, checked.ts_us
-    columns = record_columns(kept, _COPIED, app_id=app_id, ts_us=kept_ts, now_us=window.now_us)
-    columns["relayed"] = [int(flag) for flag in columns["relayed"]]
+    stored = (app_id, window.now_us // 1000)
+    astuple, cut = msgspec.structs.astuple, _TS_AT
     identities: dict[tuple[str, ...], int] = {}
-    keys = []
+    keys, rows = [], []
     for s, ts in zip(kept, kept_ts, strict=True):
+        fields = astuple(s)
+        rows.append(fields[:cut] + fields[cut + 1 :] + (ts, *stored))
         series = (s.room_id, s.session_id, s.kind, s.direction, s.peer_id, s.stream_id, s.source)
         identity = identities.get(series)
         if identity is None:
             identity = identities[series] = identity_hash(app_id, *series)
         keys.append(instant_key(identity, ts))
-    return TableRows(columns, keys), checked.indexes, checked.problems
+    return TableRows(ROW_COLUMNS, rows, keys), checked.indexes, checked.problems

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
+
+from callscope.storage import rows as rows_format
 
 Params = Mapping[str, Any]
 
@@ -48,6 +50,16 @@ class StorageBackend(ABC):
     @abstractmethod
     def insert_arrow(self, table: str, data: pa.Table) -> None:
         """Insert all rows of `data` (columns named as in the table); returns once committed."""
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert tuples of Python values into a writer table (storage/rows.py: timestamps as
+        integer epoch time, NaN for "not measured"); returns once committed."""
+        named = rows_format.input_columns(table, tuple(columns))
+        self.insert_encoded(table, named, rows_format.encode(rows), rows_format.FORMAT)
+
+    @abstractmethod
+    def insert_encoded(self, table: str, columns: Sequence[str], body: bytes, fmt: str) -> None:
+        """Insert rows already encoded in the engine's input format `fmt`."""
 
     @abstractmethod
     def close(self) -> None: ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import chdb
@@ -81,11 +82,14 @@ class ChdbBackend(StorageBackend):
         sink = pa.BufferOutputStream()
         with ipc.new_stream(sink, data.schema) as stream:
             stream.write_table(data)
-        columns = ", ".join(f"`{name}`" for name in data.column_names)
+        self.insert_encoded(table, data.column_names, sink.getvalue().to_pybytes(), "ArrowStream")
+
+    def insert_encoded(self, table: str, columns: Sequence[str], body: bytes, fmt: str) -> None:
+        names = ", ".join(f"`{name}`" for name in columns)
         try:
             # Table and column names come from storage.schema, never from a request.
-            inserter = self._conn().send_insert(f"INSERT INTO `{table}` ({columns})", "ArrowStream")
-            inserter.append(sink.getvalue().to_pybytes())
+            inserter = self._conn().send_insert(f"INSERT INTO `{table}` ({names})", fmt)
+            inserter.append(body)
             inserter.finish()
         except _ENGINE_ERRORS as exc:
             raise StoreError(f"insert into {table} failed: {exc}") from exc

@@ -7,6 +7,7 @@ SQL as the embedded backend; the contract tests run on both.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -65,6 +66,12 @@ class ClickHouseBackend(StorageBackend):
     def insert_arrow(self, table: str, data: pa.Table) -> None:
         try:
             self._client().insert_arrow(table, data)
+        except Exception as exc:  # noqa: BLE001
+            raise StoreError(f"insert into {table} failed: {exc}") from exc
+
+    def insert_encoded(self, table: str, columns: Sequence[str], body: bytes, fmt: str) -> None:
+        try:
+            self._client().raw_insert(table, list(columns), insert_block=body, fmt=fmt)
         except Exception as exc:  # noqa: BLE001
             raise StoreError(f"insert into {table} failed: {exc}") from exc
 

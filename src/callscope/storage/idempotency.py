@@ -31,7 +31,7 @@ class IdempotencyLedger:
 
     def rows(self, app_id: str, key: str, origin: Origin, summary_json: str, now_us: int) -> TableRows:
         expires_s = _NEVER_EXPIRES_S if origin == "import" else now_us // US_PER_S + self._ttl_s
-        return TableRows(
+        return TableRows.from_columns(
             {
                 "app_id": [app_id],
                 "idempotency_key": [key],

@@ -17,8 +17,6 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-import pyarrow as pa
-
 from callscope.errors import Backpressure, StoreError
 from callscope.observability import Metrics
 from callscope.storage.base import StorageBackend
@@ -30,13 +28,25 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TableRows:
-    """Column-oriented rows for one table; `keys` (one per row) enables duplicate dropping."""
+    """Rows for one table as tuples, `columns` naming their positions; `keys` (one per row)
+    enables duplicate dropping. Timestamps are integer epoch time in their column's unit
+    (storage/rows.py says why rows, not Arrow columns)."""
 
-    columns: dict[str, list[Any]]
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
     keys: list[int] | None = None
 
+    @classmethod
+    def from_columns(cls, columns: dict[str, list[Any]], keys: list[int] | None = None) -> TableRows:
+        return cls(tuple(columns), list(zip(*columns.values(), strict=True)), keys)
+
     def __len__(self) -> int:
-        return len(next(iter(self.columns.values()), []))
+        return len(self.rows)
+
+    def fill(self, column: str, value: Any) -> None:
+        """Set `column` to `value` in every row (e.g. the source of server-side events)."""
+        at = self.columns.index(column)
+        self.rows = [(*row[:at], value, *row[at + 1 :]) for row in self.rows]
 
 
 @dataclass
@@ -157,37 +167,40 @@ class GroupCommitWriter:
     def _commit(self, batch: list[_Request], rows: int) -> None:
         started = time.perf_counter()
         results = [WriteResult() for _ in batch]
-        merged: dict[str, dict[str, list[Any]]] = {}
-        new_keys: dict[str, set[int]] = {}
+        # One insert per table and column layout (producers of one table normally share one).
+        merged: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
+        seen: dict[str, set[int]] = {}  # keys of this commit per table, to drop repeats within it
+        new_keys: dict[tuple[str, tuple[str, ...]], list[int]] = {}  # remembered once inserted
         for request, result in zip(batch, results, strict=True):
             for table, table_rows in request.tables.items():
-                columns = table_rows.columns
+                group = (table, table_rows.columns)
+                kept = table_rows.rows
                 if table_rows.keys is not None:
-                    seen = new_keys.setdefault(table, set())
-                    dups = self._find_duplicates(table_rows.keys, seen)
+                    dups = self._find_duplicates(table_rows.keys, seen.setdefault(table, set()))
+                    keys = table_rows.keys
                     if dups:
                         result.duplicates[table] = dups
-                        columns = _without(columns, dups)
-                target = merged.setdefault(table, {name: [] for name in columns})
-                for name, values in columns.items():
-                    target[name].extend(values)
+                        dropped = set(dups)
+                        kept = [row for i, row in enumerate(kept) if i not in dropped]
+                        keys = [key for i, key in enumerate(keys) if i not in dropped]
+                    new_keys.setdefault(group, []).extend(keys)
+                merged.setdefault(group, []).extend(kept)
         error: StoreError | None = None
         # Table order matters: data first, idempotency records last, so a crash in between
         # leaves data whose keys the restart reloads rather than a key without its data.
-        for table in WRITER_TABLES:
-            if table not in merged or error is not None:
-                continue
-            data = pa.Table.from_pydict(merged[table], schema=WRITER_TABLES[table])
-            if data.num_rows == 0:
+        order = list(WRITER_TABLES)
+        for group, group_rows in sorted(merged.items(), key=lambda item: order.index(item[0][0])):
+            table, columns = group
+            if not group_rows or error is not None:
                 continue
             try:
-                self._backend.insert_arrow(table, data)
+                self._backend.insert_rows(table, columns, group_rows)
             except StoreError as exc:
-                log.exception("group commit failed", extra={"table": table, "rows": data.num_rows})
+                log.exception("group commit failed", extra={"table": table, "rows": len(group_rows)})
                 error = exc
                 continue
-            self._recent.add_many(new_keys.get(table, set()))
-            self._metrics.rows_stored.labels(table).inc(data.num_rows)
+            self._recent.add_many(new_keys.get(group, []))
+            self._metrics.rows_stored.labels(table).inc(len(group_rows))
         with self._queued_lock:
             self._queued_rows -= rows
             self._metrics.queue_rows.set(self._queued_rows)
@@ -208,9 +221,3 @@ class GroupCommitWriter:
             else:
                 seen.add(key)
         return dups
-
-
-def _without(columns: dict[str, list[Any]], drop: list[int]) -> dict[str, list[Any]]:
-    dropped = set(drop)
-    keep = [i for i in range(len(next(iter(columns.values())))) if i not in dropped]
-    return {name: [values[i] for i in keep] for name, values in columns.items()}
