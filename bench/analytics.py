@@ -11,9 +11,10 @@ hand-written SQL for the same answer, sent straight to the engine with Arrow out
   daily 31 d        query_metrics(interval="1d") over 31 whole UTC days, quality + scale + usage
                     metrics (reads stream_days); hand SQL over stream_days
   per-user          a room instance's participants (calls.participants, 24 h), then one
-                    participant's streams (calls.streams) and each stream's 1-min series over the
-                    same 24 h (calls.series), as the native routes chain them; hand SQL: one
-                    statement for the room's sessions and one for all the user's streams' series
+                    participant's per-user indicators: every stream's 1-min series over the same
+                    24 h in one grouped statement (calls.session_series, the …/indicators route);
+                    hand SQL: one statement for the room's sessions and one for all the user's
+                    streams' series
   abnormal dist.    abnormal.queries.distribution by type and factor over 24 h (the function
                     behind GET /v1/apps/{app_id}/abnormal-events/distribution); hand SQL the same
                     GROUP BY written directly
@@ -390,22 +391,10 @@ def per_user_target(
             now=now,
         )
         [me] = [p for p in found if p.session_id == chosen.session_id]
-        points = 0
-        for s in calls.streams(b, app_id=MAIN_APP, room_id=me.room_id, session_id=me.session_id):
-            points += len(
-                calls.series(
-                    b,
-                    app_id=MAIN_APP,
-                    room_id=me.room_id,
-                    session_id=me.session_id,
-                    kind=s["kind"],
-                    direction=s["direction"],
-                    peer_id=s["peer_id"],
-                    window=window,
-                    interval="1m",
-                )
-            )
-        return points
+        streams = calls.session_series(
+            b, app_id=MAIN_APP, room_id=me.room_id, session_id=me.session_id, window=window, interval="1m"
+        )
+        return sum(len(s["points"]) for s in streams)
 
     params = _window_params(window) | {"room": instance.room_id, "session": chosen.session_id}
 

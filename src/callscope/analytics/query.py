@@ -364,7 +364,9 @@ def online_distribution(
     # does not re-read the braces of the bound parameters inside them); values are bound.
     sql = _DISTRIBUTION_SQL.format(rollup=rollups.TABLE, scope=" AND ".join(clauses), dimension=dimension)
     rows = backend.query(sql, params)
-    values = [{"value": r["value"] or "", "online_users": int(r["online_users"])} for r in rows]
+    values: list[dict[str, Any]] = [
+        {"value": r["value"] or "", "online_users": int(r["online_users"])} for r in rows
+    ]
     return Distribution(
         datetime.fromtimestamp(minute_us / 1_000_000, UTC),
         dimension,

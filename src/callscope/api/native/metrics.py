@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from callscope.analytics import query
+from callscope.analytics import calls, query
 from callscope.analytics.metrics import CATALOG
 from callscope.api.deps import AppOwnerDep, ServicesDep
 from callscope.api.native import schemas
@@ -31,6 +31,18 @@ class _Strict(BaseModel):
 class DimensionValue(_Strict):
     value: str  # '' for sessions whose join did not say
     online_users: int
+
+
+class StreamIndicators(_Strict):
+    kind: Literal["audio", "video", "screen", "connection", "device"]
+    direction: Literal["up", "down", "none"]
+    peer_id: str
+    points: list[schemas.BucketPoint]
+
+
+class Indicators(_Strict):
+    interval: Literal["10s", "1m"]
+    streams: list[StreamIndicators]
 
 
 class OnlineDistribution(_Strict):
@@ -127,3 +139,30 @@ async def online_distribution(
         filters=query.Filters(sdk_type=tuple(sdk_type)),
     )
     return JSONBytes(found.__dict__)
+
+
+@router.get(
+    "/v1/apps/{app_id}/rooms/{room_id}/sessions/{session_id}/indicators",
+    response_model=Indicators,
+    summary="A participant's per-user indicators: every stream's min/avg/max per bucket, in one read",
+)
+async def session_indicators(
+    app_id: AppOwnerDep,
+    room_id: str,
+    session_id: str,
+    services: ServicesDep,
+    start: When,
+    end: When,
+    interval: Literal["10s", "1m"] = "1m",
+) -> JSONBytes:
+    """Each stream (kind, direction, publisher) with the points `…/series` gives for it."""
+    found = await asyncio.to_thread(
+        calls.session_series,
+        services.backend,
+        app_id=app_id,
+        room_id=room_id,
+        session_id=session_id,
+        window=time_range(start, end),
+        interval=interval,
+    )
+    return JSONBytes({"interval": interval, "streams": found})
