@@ -14,12 +14,16 @@ import uvicorn
 from callscope.app import build_services, create_app
 from callscope.cli.context import load_settings
 from callscope.errors import CallscopeError
+from callscope.media.join_tokens import DenyList, JoinTokens
 from callscope.observability import configure_logging
+from callscope.settings import Settings
 from callscope.simulate.demo import run_demo
 from callscope.simulate.traffic import SimulationError, Target
 
 log = logging.getLogger(__name__)
 DEMO_APP_ID = "1400000000"
+DEMO_ROOM = "demo"
+DEMO_ROOM_USERS = ("alice", "bob")
 
 
 @click.command()
@@ -53,7 +57,7 @@ def serve(demo: bool | None, host: str | None, port: int | None) -> None:
         services.auth.refresh()
         threading.Thread(
             target=_demo_traffic,
-            args=(settings.resolved_public_url, api_key, server, stop),
+            args=(settings.resolved_public_url, api_key, server, stop, _room_links(settings)),
             name="demo-traffic",
             daemon=True,
         ).start()
@@ -70,7 +74,34 @@ def serve(demo: bool | None, host: str | None, port: int | None) -> None:
         services.close()
 
 
-def _demo_traffic(base_url: str, api_key: str, server: uvicorn.Server, stop: threading.Event) -> None:
+def _room_links(settings: Settings) -> str:
+    """Demo room page links, one per demo user, when a media server is configured."""
+    if not settings.janus_managed and not settings.janus_nodes:
+        return "  Media rooms:     set CALLSCOPE_JANUS_MANAGED=true for the demo room page\n"
+    # Minting only: the running server's own JoinTokens (same secret) checks its deny list.
+    tokens = JoinTokens(
+        settings.token_secret.get_secret_value(), max_ttl_s=settings.join_token_max_ttl_s, deny=DenyList(None)
+    )
+    lines = []
+    for user in DEMO_ROOM_USERS:
+        token, _ = tokens.issue(
+            DEMO_APP_ID,
+            DEMO_ROOM,
+            user,
+            publish=True,
+            subscribe=True,
+            ttl_s=settings.join_token_default_ttl_s,
+            now_s=int(time.time()),
+        )
+        lines.append(
+            f"  Room as {user + ':':<8} {settings.resolved_public_url}/demo/rooms/{DEMO_ROOM}#token={token}\n"
+        )
+    return "".join(lines)
+
+
+def _demo_traffic(
+    base_url: str, api_key: str, server: uvicorn.Server, stop: threading.Event, room_links: str
+) -> None:
     for _ in range(600):
         if server.started or stop.is_set():
             break
@@ -80,6 +111,7 @@ def _demo_traffic(base_url: str, api_key: str, server: uvicorn.Server, stop: thr
         f"  API reference:   {base_url}/docs\n"
         f"  Stored rows:     curl -H 'Authorization: Bearer <admin token>' {base_url}/v1/admin/stats\n"
         f"  Metrics:         {base_url}/metrics (same admin token; demo: see docs/quickstart.md)\n"
+        f"{room_links}"
         "Press Ctrl-C to stop.\n",
         err=True,
     )

@@ -53,8 +53,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
@@ -62,15 +61,14 @@ import httpx
 from callscope.domain.events import Event, EventType
 from callscope.domain.ids import ID_MAX_CHARS, ID_PATTERN
 from callscope.errors import AuthError, BadRequest, CallscopeError, Forbidden
-from callscope.media.controller import MediaController, MediaUnavailable, PlacedRoom
+from callscope.media.controller import MediaController, MediaUnavailable
 from callscope.media.janus_api import JanusError
 from callscope.media.janus_session import JanusSession, plugin_data
 from callscope.media.join_tokens import JoinGrant, JoinTokens
+from callscope.media.participants import CAMERA, SCREEN, Message, Peer, ScreenShare, Send, mids_of
 
 log = logging.getLogger(__name__)
 
-Message = dict[str, Any]
-Send = Callable[[Message], Awaitable[None]]
 Tagger = Callable[[str, str], str]  # (user, session) → the handle's opaque_id
 Recorder = Callable[[str, list[Event]], None]  # (app_id, events) → stored with source server
 TelemetryGrant = Callable[[JoinGrant], Message]  # an ingest token for the grant's user and room
@@ -81,74 +79,7 @@ _KIND_EVENTS = {
     ("video", True): EventType.CAMERA_ON,
     ("video", False): EventType.CAMERA_OFF,
 }
-CAMERA, SCREEN = "camera", "screen"  # the publisher feeds a participant may have
 SUBSCRIBE_ATTEMPTS = 10
-_MID = re.compile(r"^a=mid:(\S+)", re.MULTILINE)
-
-
-def _mids(sdp: str) -> dict[str, str]:
-    """kind → mid of each m-line of an offer (the first of a kind)."""
-    found: dict[str, str] = {}
-    for section in sdp.split("\nm=")[1:]:
-        kind = section.split(" ", 1)[0]
-        mid = _MID.search(section)
-        if mid is not None:
-            found.setdefault(kind, mid.group(1))
-    return found
-
-
-@dataclass(eq=False)
-class ScreenShare:
-    """A participant's screen: a second publisher handle in the room, so its own feed."""
-
-    handle: int
-    feed: int
-    publishing: bool = False
-
-
-@dataclass(eq=False)
-class Peer:
-    grant: JoinGrant
-    session_id: str
-    send_raw: Send
-    room: PlacedRoom
-    janus: JanusSession
-    handle: int = 0  # the publisher handle
-    feed: int = 0  # the Janus publisher id
-    publishing: bool = False  # Janus has the media (webrtcup): others may subscribe
-    announced: bool = False
-    muted: dict[str, bool] = field(default_factory=dict)
-    mids: dict[str, str] = field(default_factory=dict)
-    subscriptions: dict[int, int] = field(default_factory=dict)  # feed → subscriber handle
-    screen: ScreenShare | None = None
-    gone: asyncio.Event = field(default_factory=asyncio.Event)
-    joined_at: float = field(default_factory=time.monotonic)
-
-    @property
-    def user(self) -> str:
-        return self.grant.user_id
-
-    def describe(self) -> Message:
-        screen = self.screen.feed if self.screen is not None and self.screen.publishing else 0
-        return {
-            "user": self.user,
-            "feed": self.feed,
-            "publishing": self.publishing,
-            "muted": self.muted,
-            "screen_feed": screen,
-        }
-
-    def feeds(self) -> list[int]:
-        """Every feed this participant publishes (or is about to)."""
-        return [self.feed] + ([self.screen.feed] if self.screen is not None else [])
-
-    async def send(self, message: Message) -> None:
-        if self.gone.is_set():
-            return
-        try:
-            await self.send_raw(message)
-        except Exception:  # noqa: BLE001 (the client went away; its reader tears down)
-            log.debug("signaling send failed", extra={"session_id": self.session_id})
 
 
 class SignalingHub:
@@ -314,7 +245,7 @@ class SignalingHub:
             await self._publish_screen(peer, message)
             return
         sdp = str(message["sdp"])
-        peer.mids = _mids(sdp)
+        peer.mids = mids_of(sdp)
         answered = peer.janus.expect(peer.handle, lambda e: "jsep" in e)
         jsep = {"type": str(message.get("sdp_type", "offer")), "sdp": sdp}
         await peer.janus.message(peer.handle, {"request": "publish", "display": peer.user}, jsep=jsep)

@@ -16,17 +16,18 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from callscope.api.deps import Services
 from callscope.collectors.checks import Window
 from callscope.collectors.decode import Decoded
 from callscope.collectors.events import event_rows
 from callscope.domain.events import Event
-from callscope.api.deps import Services
 from callscope.domain.samples import Source
 from callscope.domain.tenancy import IngestScope
 from callscope.domain.timestamps import now_us
 from callscope.errors import CallscopeError
 from callscope.media.join_tokens import JoinGrant
-from callscope.media.signaling import Message, Peer, SignalingHub, TelemetryGrant
+from callscope.media.participants import Message, Peer
+from callscope.media.signaling import SignalingHub, TelemetryGrant
 from callscope.settings import Settings
 from callscope.storage.writer import GroupCommitWriter
 
