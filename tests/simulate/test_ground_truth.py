@@ -221,3 +221,32 @@ def test_a_lost_sample_or_a_skewed_average_is_caught(truth: dict[str, Any], api:
 
 def test_simulated_time_never_ran_ahead_of_the_wall_clock(truth: dict[str, Any]) -> None:
     assert truth["clock"]["end_ms"] <= time.time() * 1000
+
+
+# The run-wide indicators (simulate/indicators.py) against the metric catalog over HTTP. Counts
+# and rates are exact; first-frame times are whole ms (exact in Float32); end-to-end delays are
+# built from RTT and jitter stored as Float32, so they agree to a relative 1e-4.
+INDICATOR_TOLERANCE = {"e2e_video_delay_ms": 1e-4, "e2e_audio_delay_ms": 1e-4}
+
+
+def test_quality_indicators_match_the_ground_truth(truth: dict[str, Any], base_url: str) -> None:
+    want = truth["indicators"]
+    clock = truth["clock"]
+    params = {
+        "start": clock["origin_ms"] - 60_000,
+        "end": clock["end_ms"] + 60_000,
+        "interval": "total",
+        "metric": sorted(want),
+    }
+    with httpx.Client(base_url=base_url, headers=bearer(truth["key"]), timeout=30) as client:
+        reply = client.get(f"/v1/apps/{truth['app_id']}/metrics", params=params)
+    assert reply.status_code == 200, reply.text
+    [got] = reply.json()["rows"]
+    for name, value in want.items():
+        assert value is not None, f"{name}: the run did not exercise it"
+        tolerance = INDICATOR_TOLERANCE.get(name, 1e-6)
+        assert got[name] == pytest.approx(value, rel=tolerance), f"{name}: API {got[name]}, truth {value}"
+    # Non-trivial: some joins were slow, some track starts failed and were retried.
+    assert want["join_success_within_5s"] < want["join_success_rate"] < 1
+    assert want["push_success_rate"] < 1 and want["pull_success_rate"] < 1
+    assert want["e2e_video_delay_ms"] > 0 and want["first_video_frame_ms"] > want["first_audio_frame_ms"]

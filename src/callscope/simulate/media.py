@@ -8,6 +8,13 @@ Streams of a joined session: audio up, video up while the camera is on, the conn
 candidate pair), the device (CPU), and from every other joined participant of the meeting audio
 down and video down while that publisher's camera is on. A received stream suffers from both
 ends' network episodes; a publisher's CPU saturation lowers its frame rate for everyone.
+
+Track starts, as the browser SDK reports them: `publish` for the session's audio and video
+soon after its join, `subscribe` for each other participant's audio and video from the later of
+the two joins, and `first_audio_frame` / `first_video_frame` with `elapsed_ms` from that moment
+(video only while the publisher's camera is on). A share of starts (`failed_stream_ratio`)
+fails first (`publish_failed` / `subscribe_failed`) and works on a retry, which the first-frame
+time includes. Nothing is reported after the session ends.
 """
 
 from __future__ import annotations
@@ -39,11 +46,21 @@ class _Path:
 
 
 def session_items(
-    session: SessionPlan, meeting: Sequence[SessionPlan], *, origin_ms: int, seed: int, window_ms: int
+    session: SessionPlan,
+    meeting: Sequence[SessionPlan],
+    *,
+    origin_ms: int,
+    seed: int,
+    window_ms: int,
+    failed_ratio: float = 0.0,
 ) -> Iterator[Item]:
     """The session's items in time order; `meeting` is every session of its room instance."""
-    events = _events(session)
     publishers = [p for p in meeting if p.join_ms is not None and p.session_id != session.session_id]
+    # Seeded by the plan, not the session id (which holds the run id): a config fails the same
+    # track starts in every run.
+    plan_key = f"{session.room_id}/{session.instance_index}/{session.user_id}/{session.attempt_ms}"
+    starts = random.Random(f"{seed}/{plan_key}/starts")  # noqa: S311
+    events = _events(session, _track_starts(session, publishers, starts, failed_ratio))
     rngs: dict[StreamKey, random.Random] = {}
     next_event = 0
     windows = 0 if session.join_ms is None else (session.end_ms - session.join_ms) // window_ms
@@ -69,10 +86,50 @@ def _event_item(session: SessionPlan, origin_ms: int, at_ms: int, fields: dict[s
     return origin_ms + at_ms, "events", {**_ids(session), "ts": origin_ms + at_ms, **fields}
 
 
-def _events(session: SessionPlan) -> list[tuple[int, dict[str, Any]]]:
+Timed = list[tuple[int, dict[str, Any]]]  # (offset ms, event fields)
+
+
+def _started(rng: random.Random, at: int, ok: str, failed: str, ratio: float) -> tuple[Timed, int]:
+    """A track start: its events, and when it worked (after a retry when the first try failed)."""
+    out: Timed = []
+    if rng.random() < ratio:
+        at += rng.randint(500, 2000)  # how long the first try waited for media
+        out.append((at, {"type": failed, "reason": "no_media"}))
+        at += rng.randint(300, 1500)
+    at += rng.randint(50, 300)
+    out.append((at, {"type": ok}))
+    return out, at
+
+
+def _track_starts(
+    session: SessionPlan, publishers: Sequence[SessionPlan], rng: random.Random, ratio: float
+) -> Timed:
+    if session.join_ms is None:
+        return []
+    f = session.network_factor
+    out: Timed = []
+    for _kind in ("audio", "video"):
+        out += _started(rng, session.join_ms, "publish", "publish_failed", ratio)[0]
+    for publisher in publishers:
+        assert publisher.join_ms is not None
+        start = max(session.join_ms, publisher.join_ms)
+        peer = {"peer_id": publisher.user_id}
+        for kind, frame_ms in (("audio", (50, 250)), ("video", (150, 600))):
+            events, subscribed = _started(rng, start, "subscribe", "subscribe_failed", ratio)
+            out += [(at, {**fields, **peer}) for at, fields in events]
+            first = subscribed + round(rng.uniform(*frame_ms) * f)
+            if kind == "video" and not publisher.device_on("camera", first):
+                continue  # no frame to decode while the camera is off
+            if publisher.present(first):
+                elapsed = {"elapsed_ms": float(first - start)}
+                out.append((first, {"type": f"first_{kind}_frame", **peer, **elapsed}))
+    return [(at, fields) for at, fields in out if at <= session.end_ms]
+
+
+def _events(session: SessionPlan, starts: Timed) -> Timed:
     """(offset, fields) in time order. event_id keeps same-instant events of a type distinct."""
     attributes = session.client.attributes()
-    out: list[tuple[int, dict[str, Any]]] = [
+    out: Timed = [
         (session.attempt_ms, {"type": "connection_state", "state": "connecting"}),
     ]
     if session.join_ms is None:
@@ -89,6 +146,7 @@ def _events(session: SessionPlan) -> list[tuple[int, dict[str, Any]]]:
         out += [(toggle.at_ms, {"type": toggle.type}) for toggle in session.toggles]
         if session.ending == "leave":
             out.append((session.end_ms, {"type": "leave", "reason": "hangup"}))
+    out += starts
     out.sort(key=lambda e: e[0])
     return [(at, {**fields, "event_id": f"e{n}"}) for n, (at, fields) in enumerate(out)]
 

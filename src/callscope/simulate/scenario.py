@@ -64,6 +64,8 @@ class ScenarioConfig:
     retry_after_failure_ratio: float = 0.6
     early_leave_ratio: float = 0.2
     drop_ratio: float = 0.05
+    # Share of track starts (publish or subscribe) whose first try fails and is retried.
+    failed_stream_ratio: float = 0.1
     second_meeting_ratio: float = 0.35
     toggles_per_minute: float = 0.4
     episodes_per_minute: float = 0.5
@@ -128,6 +130,8 @@ class SessionPlan:
     ending: Ending
     slow_join: bool = False
     anchor: bool = False
+    # The user's first attempt at this meeting: a retry's wait started with the failed attempt.
+    first_attempt_ms: int = 0
     toggles: tuple[Toggle, ...] = ()
     episodes: tuple[Episode, ...] = ()
 
@@ -239,6 +243,7 @@ def _sessions(rng: random.Random, config: ScenarioConfig, seat: _Seat) -> list[S
         join_ms=None,
         end_ms=0,
         ending="failed",
+        first_attempt_ms=attempt,
     )
     out = []
     if seat.outcome == "failed":

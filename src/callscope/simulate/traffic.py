@@ -147,7 +147,12 @@ def run_simulation(
         _Feed(
             s,
             session_items(
-                s, instance.sessions, origin_ms=origin_ms, seed=scenario.config.seed, window_ms=window_ms
+                s,
+                instance.sessions,
+                origin_ms=origin_ms,
+                seed=scenario.config.seed,
+                window_ms=window_ms,
+                failed_ratio=scenario.config.failed_stream_ratio,
             ),
         )
         for instance in scenario.instances

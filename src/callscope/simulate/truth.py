@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from callscope.domain.samples import SERIES_MEASUREMENTS
+from callscope.simulate.indicators import Indicators
 from callscope.simulate.scenario import Scenario, SessionPlan
 
 FORMAT = "callscope-simulation-truth/1"
@@ -87,6 +88,7 @@ class GroundTruth:
         self.problems: Counter[tuple[str, str, str, str]] = Counter()  # endpoint, outcome, reason, field
         self.examples: list[str] = []
         self._sessions = {s.session_id: _Session(s) for s in scenario.sessions}
+        self.indicators = Indicators()
 
     def record(self, endpoint: str, item: dict[str, Any], outcome: dict[str, Any] | None) -> None:
         """One item's answer from the ingest API: None when it was accepted."""
@@ -102,12 +104,14 @@ class GroundTruth:
         ts_ms: int = item["ts"]
         session.seen(ts_ms)
         if endpoint == "events":
+            self.indicators.event(session.plan, item, self.origin_ms)
             session.events[item["type"]] += 1
             if item["type"] == "join":
                 session.join_ms = ts_ms if session.join_ms is None else min(session.join_ms, ts_ms)
             elif item["type"] == "leave":
                 session.leave_ms = ts_ms if session.leave_ms is None else max(session.leave_ms, ts_ms)
             return
+        self.indicators.sample(item)
         stream = (item["kind"], item.get("direction", "none"), item.get("peer_id", ""))
         session.streams.setdefault(stream, _Stream()).add(ts_ms, item)
 
@@ -165,6 +169,8 @@ class GroundTruth:
             ],
             "problem_examples": self.examples,
             "rooms": [{"room_id": room_id, "instances": found} for room_id, found in rooms.items()],
+            # The run as one bucket: what query_metrics(interval="total") over it must say.
+            "indicators": self.indicators.to_json(),
             "sessions": [_session_json(s, self.origin_ms) for s in sessions],
         }
 
