@@ -7,8 +7,8 @@ alice and carol count the browser's audio and video frames. Callscope's API has 
 session with streams measured by both Janus (source server) and the page's SDK (source client,
 through the ingest token the join handed it). The browser shares its screen (getDisplayMedia,
 faked by Chromium) as its own feed, which alice receives and the SDK reports as kind screen.
-Then the browser's user is kicked: the page shows the notice, alice and carol hear of it within
-2 s, and the browser's media stops.
+The page's mute button reaches alice. Then the browser's user is kicked: the page shows the
+notice, alice and carol hear of it within 2 s, and the browser's media stops.
 """
 
 from __future__ import annotations
@@ -154,6 +154,13 @@ def _call(
     }
     _wait("server and client samples of the browser", lambda: want <= _streams(media, app, session), 30)
 
+    # Mute from the page's button: Janus stops relaying the mic, alice is told, and back.
+    page.page.click("#mic")
+    _wait("alice is told of the mute", lambda: _seen(media, alice, "muted", user="chrome", muted=True), 5)
+    assert page.page.text_content("#mic") == "Unmute mic"
+    page.page.click("#mic")
+    _wait("alice is told of the unmute", lambda: _seen(media, alice, "muted", user="chrome", muted=False), 5)
+
     # Screen share: its own feed, which alice receives; the SDK reports it as kind screen.
     page.evaluate("demo.room.shareScreen().then(() => null)")
     page.wait("demo.room._pub.screen?.connectionState === 'connected'")
@@ -199,7 +206,7 @@ def _call(
     # ice_state comes only from the SDK (through the join's ingest token), kicked and screen_on
     # from the signaling, join from both.
     mine = {e["type"] for e in events if e["session_id"] == session}
-    assert {"join", "ice_state", "kicked", "screen_on"} <= mine, mine
+    assert {"join", "ice_state", "kicked", "screen_on", "mic_off", "mic_on"} <= mine, mine
 
 
 def _seen(media: MediaEnv, client: SignalClient, kind: str, **match: Any) -> float | None:

@@ -57,14 +57,27 @@ export class Room extends EventTarget {
 
   async start() {
     this.state = "joining";
-    if (!this.localStream && (this.options.audio || this.options.video)) {
+    const captured = !this.localStream && (this.options.audio || this.options.video);
+    if (captured) {
       // Capture before any PC exists: with capture permission Chromium gives real host
       // candidates instead of mDNS names, which Janus cannot resolve.
       this.localStream = await navigator.mediaDevices.getUserMedia({
         audio: this.options.audio, video: this.options.video,
       });
     }
-    await this._join();
+    try {
+      await this._join();
+    } catch (error) {
+      // Not in the room: release what we opened (the camera light goes off), keep the page's own.
+      const ws = this._ws;
+      this._ws = null;
+      if (ws) try { ws.close(); } catch (_) { /* already closed */ }
+      this._closePeerConnections();
+      this._stopTelemetry();
+      if (captured) for (const t of this.localStream.getTracks()) t.stop();
+      this.state = "closed";
+      throw error;
+    }
   }
 
   async _join() {
