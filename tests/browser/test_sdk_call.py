@@ -122,6 +122,16 @@ def test_two_browsers_in_a_call_report_through_the_sdk(
     events = _events(services, app_id)
     for user, _, _ in users:
         assert {"join", "leave", "camera_off", "camera_on", "connection_state"} <= events[user], events
+        # Track starts: audio and video published and subscribed, first frame and sample timed.
+        starts = {"publish", "subscribe", "first_video_frame", "first_audio_frame"}
+        assert starts <= events[user], events
+    firsts = services.backend.query(
+        "SELECT user_id, peer_id, type, elapsed_ms FROM events "
+        "WHERE app_id = {a:String} AND type LIKE 'first_%'",
+        {"a": app_id},
+    )
+    assert len(firsts) == 4 and all(0 < r["elapsed_ms"] < 10_000 for r in firsts), firsts
+    assert {(r["user_id"], r["peer_id"]) for r in firsts} == {("alice", "bob"), ("bob", "alice")}
 
 
 def _streams(services: Services, app_id: str) -> dict[tuple[str, str, str], dict[str, Any]]:
