@@ -9,6 +9,10 @@
 
 const MAX_QUEUE = 200; // reports and events kept while Callscope is unreachable
 const MAX_ATTEMPTS = 6; // per batch, with exponential backoff
+// Track starts: how often a new track's own stats are read, and how long media may take to flow
+// before the start counts as failed (publish_failed / subscribe_failed).
+const START_POLL_MS = 100;
+const START_TIMEOUT_MS = 10000;
 
 export class Callscope {
   constructor({ url, token, roomId, userId, sessionId, intervalMs = 5000, trackDevices = true }) {
@@ -21,6 +25,8 @@ export class Callscope {
     this.events = [];
     this.dropped = 0;
     this.sending = null;
+    this.joinedAt = null; // when `join` was reported: first-frame times count from it at the earliest
+    this.watched = new WeakSet(); // senders and receivers whose start is being (or was) timed
     this.timer = setInterval(() => this._guard(() => this.poll()), intervalMs);
     this._onPageHide = () => this._guard(() => this.close({ keepalive: true }));
     addEventListener("pagehide", this._onPageHide);
@@ -36,6 +42,53 @@ export class Callscope {
     pc.addEventListener("iceconnectionstatechange", () =>
       this.event("ice_state", { state: pc.iceConnectionState, peer_id: peerId }));
     for (const sender of pc.getSenders()) if (sender.track) this.watchTrack(sender.track);
+    // Track starts: each sent track's first packets out (publish), each received track's first
+    // packets in (subscribe) and first decoded frame or sample (first_video/audio_frame).
+    for (const sender of pc.getSenders()) if (sender.track) this._watchStart(sender, "publish", "");
+    pc.addEventListener("negotiationneeded", () => this._guard(() => {
+      for (const sender of pc.getSenders()) if (sender.track) this._watchStart(sender, "publish", "");
+    }));
+    pc.addEventListener("track", (e) => this._watchStart(e.receiver, "subscribe", peerId));
+  }
+
+  // Reads one sender's or receiver's stats every START_POLL_MS until its media flows (and, for a
+  // receiver, until the first frame or sample is decoded), or START_TIMEOUT_MS passes.
+  _watchStart(party, role, peerId) {
+    if (this.watched.has(party)) return;
+    this.watched.add(party);
+    const started = Date.now();
+    const media = party.track && party.track.kind;
+    let announced = false;
+    const check = async () => {
+      let flowing = false, decoded = false;
+      for (const s of (await party.getStats()).values()) {
+        if (role === "publish" && s.type === "outbound-rtp" && s.packetsSent > 0) flowing = true;
+        if (role === "subscribe" && s.type === "inbound-rtp") {
+          flowing = flowing || s.packetsReceived > 0;
+          decoded = decoded || (media === "video" ? s.framesDecoded > 0 : s.totalSamplesReceived > 0);
+        }
+      }
+      if (flowing && !announced) {
+        announced = true;
+        this.event(role, { peer_id: peerId });
+        if (role === "publish") return undefined;
+      }
+      if (decoded) return this._firstFrame(media, peerId, started);
+      if (Date.now() - started > START_TIMEOUT_MS) {
+        if (!announced) this.event(`${role}_failed`, { peer_id: peerId, reason: "no_media" });
+        return undefined;
+      }
+      return new Promise((r) => setTimeout(r, START_POLL_MS)).then(check);
+    };
+    this._guard(check);
+  }
+
+  _firstFrame(media, peerId, started) {
+    // From the later of the join and the subscription's start, so a publisher who arrives after
+    // us does not make our first frame look slow.
+    const since = Math.max(started, this.joinedAt || started);
+    this.event(media === "video" ? "first_video_frame" : "first_audio_frame",
+      { peer_id: peerId, elapsed_ms: Math.max(0, Date.now() - since) });
   }
 
   markScreenTrack(pc, trackId) {
@@ -62,6 +115,7 @@ export class Callscope {
   }
 
   event(type, fields = {}) {
+    if (type === "join" && this.joinedAt === null) this.joinedAt = Date.now();
     this._guard(() => {
       this._push(this.events, {
         ...this.ids, ts: Date.now(), type, event_id: Math.random().toString(36).slice(2, 12), ...fields,
