@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
@@ -11,7 +12,7 @@ import msgspec
 from callscope.collectors.outcomes import ItemProblem, Outcome, Reason
 from callscope.domain.ids import id_problem
 from callscope.domain.tenancy import IngestScope
-from callscope.domain.timestamps import US_PER_S, WireTimestamp, from_epoch_us, to_epoch_us
+from callscope.domain.timestamps import US_PER_MS, US_PER_S, WireTimestamp, from_epoch_us, to_epoch_us
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,11 @@ def _check_ids(index: int, record: object, fields: tuple[str, ...], good: set[st
     return None
 
 
+def _as_tuple(ids: Any) -> tuple[str, ...]:
+    """attrgetter gives a bare value for one field and a tuple for several."""
+    return ids if isinstance(ids, tuple) else (ids,)
+
+
 def _iso(ts_us: int) -> str:
     try:
         return from_epoch_us(ts_us).isoformat()
@@ -125,14 +131,27 @@ def check_records(
 ) -> Checked[R]:
     checked: Checked[R] = Checked([], [], [], list(problems))
     good_ids: set[str] = set()
+    ids_of = attrgetter(*id_fields)
+    oldest_us, newest_us = window.oldest_us, window.newest_us
+    oldest_ms, newest_ms = oldest_us / US_PER_MS, newest_us / US_PER_MS
     for index, record in items:
-        ts_us, problem = check_ts(index, record.ts, window)
-        problem = (
-            problem
-            or _check_ids(index, record, id_fields, good_ids)
-            or check_scope(index, scope, record.room_id, record.user_id)
-            or consistency(index, record)
-        )
+        # Fast path (nearly every item, ~1 µs less each): a number of ms inside the window and
+        # ids already vetted in this batch skip those two checks. Anything else takes the full
+        # checks, the only ones that word a timestamp or id problem.
+        ts, ts_us = record.ts, 0
+        kind = type(ts)
+        if (kind is int or kind is float) and oldest_ms <= ts <= newest_ms:  # type: ignore[operator]
+            ts_us = round(ts * US_PER_MS)  # type: ignore[operator]
+        if oldest_us <= ts_us <= newest_us and good_ids.issuperset(_as_tuple(ids_of(record))):
+            problem = check_scope(index, scope, record.room_id, record.user_id) or consistency(index, record)
+        else:
+            ts_us, problem = check_ts(index, ts, window)
+            problem = (
+                problem
+                or _check_ids(index, record, id_fields, good_ids)
+                or check_scope(index, scope, record.room_id, record.user_id)
+                or consistency(index, record)
+            )
         if problem is not None:
             checked.problems.append(problem)
             continue
