@@ -1,6 +1,6 @@
 """Ingest throughput over HTTP (acknowledged = durable) vs raw bulk insert, same store.
 
-Run: .venv/bin/python bench/ingest.py [--samples 1000000] [--reports 30000] [--clients 8] [--batch 100]
+Run: .venv/bin/python bench/ingest.py [--samples 1000000] [--reports 30000] [--clients 1024] [--batch 100]
 
 Phase 1 starts `callscope serve` in its own process on loopback and drives it with a minimal
 HTTP/1.1 client (pre-encoded bodies over keep-alive connections, so the client spends little of
@@ -8,6 +8,8 @@ the machine's two cores): normalized samples to /v1/ingest/samples. Phase 2 post
 Chromium-shaped getStats() reports to /v1/ingest/webrtc (built from the real fixture, see
 `webrtc_bodies`). Phase 3 stops the server, opens the same store in this process and
 bulk-inserts the same number of rows with the engine's fastest path. Prints all and the ratio.
+Phase 4 repeats phase 1 on a fresh server with rollups and abnormal-event detection off, and
+prints what they cost ingest (issue: no more than 25 % fewer samples/s).
 """
 
 from __future__ import annotations
@@ -213,7 +215,9 @@ def stored_samples(store: Path, app_id: str) -> int:
         backend.close()
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(
+    data_dir: Path, port: int, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "CALLSCOPE_DATA_DIR": str(data_dir),
@@ -221,6 +225,7 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
         "CALLSCOPE_ADMIN_TOKEN": ADMIN,
         "CALLSCOPE_TOKEN_SECRET": SECRET,
         "CALLSCOPE_LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
     }
     proc = subprocess.Popen([sys.executable, "-m", "callscope", "serve"], env=env)
     for _ in range(600):
@@ -230,6 +235,48 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
         except httpx.TransportError:
             time.sleep(0.1)
     raise RuntimeError("server did not start")
+
+
+def create_app(port: int, name: str) -> dict[str, str]:
+    created: dict[str, str] = httpx.post(
+        f"http://127.0.0.1:{port}/v1/admin/apps",
+        json={"name": name},
+        headers={"Authorization": f"Bearer {ADMIN}"},
+    ).json()
+    return created
+
+
+def samples_phase(port: int, pid: int, args: argparse.Namespace, start_ms: int) -> tuple[float, str]:
+    """Warm up, then post `args.samples` samples; returns samples/s and the printed details."""
+    key = create_app(port, "bench")["api_key"]
+    asyncio.run(drive(port, key, build_bodies(20_000, args.batch, start_ms - 1_000_000), args.clients))
+    bodies = build_bodies(args.samples, args.batch, start_ms)
+    cpu_before = cpu_s(pid)
+    accepted, elapsed, latencies = asyncio.run(drive(port, key, bodies, args.clients))
+    assert accepted == len(bodies) * args.batch, f"only {accepted} accepted"
+    cpu = describe_cpu(cpu_before, cpu_s(pid), accepted, "sample")
+    rate = accepted / elapsed
+    return rate, (
+        f"{rate:>10,.0f} samples/s ({accepted:,} samples, {args.clients} clients, "
+        f"{args.batch}/request, {describe(latencies)})\n{'':35}{cpu}"
+    )
+
+
+# The issue asks what rollups and abnormal-event detection cost ingest: the same phase against a
+# server with both off (setting `rollups`: the views are dropped; `abnormal_detection`).
+WITHOUT_DERIVED = {"CALLSCOPE_ROLLUPS": "false", "CALLSCOPE_ABNORMAL_DETECTION": "false"}
+
+
+def baseline_phase(args: argparse.Namespace, start_ms: int) -> tuple[float, str]:
+    data_dir = Path(tempfile.mkdtemp(prefix="callscope-bench-"))
+    port = 18_000 + (os.getpid() + 1) % 1000
+    proc = start_server(data_dir, port, WITHOUT_DERIVED)
+    try:
+        return samples_phase(port, proc.pid, args, start_ms)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def raw_insert(store: Path, rows: int, batch_rows: int) -> float:
@@ -286,33 +333,22 @@ def raw_insert(store: Path, rows: int, batch_rows: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=1_000_000)
-    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--clients", type=int, default=1024, help="concurrent keep-alive connections")
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--reports", type=int, default=30_000, help="getStats() reports (0 skips)")
     parser.add_argument("--report-batch", type=int, default=10, help="reports per request")
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="skip the run without rollups and detection"
+    )
     args = parser.parse_args()
+    start_ms = int(time.time() * 1000) - 3_000_000
     data_dir = Path(tempfile.mkdtemp(prefix="callscope-bench-"))
     port = 18_000 + os.getpid() % 1000
     proc = start_server(data_dir, port)
     try:
-        created = httpx.post(
-            f"http://127.0.0.1:{port}/v1/admin/apps",
-            json={"name": "bench"},
-            headers={"Authorization": f"Bearer {ADMIN}"},
-        ).json()
-        start_ms = int(time.time() * 1000) - 3_000_000
-        warm = build_bodies(20_000, args.batch, start_ms - 1_000_000)
-        asyncio.run(drive(port, created["api_key"], warm, args.clients))
-        bodies = build_bodies(args.samples, args.batch, start_ms)
-        cpu_before = cpu_s(proc.pid)
-        accepted, elapsed, latencies = asyncio.run(drive(port, created["api_key"], bodies, args.clients))
-        sample_cpu = describe_cpu(cpu_before, cpu_s(proc.pid), len(bodies) * args.batch, "sample")
+        http_rate, sample_line = samples_phase(port, proc.pid, args, start_ms)
         if args.reports:
-            webrtc_app = httpx.post(
-                f"http://127.0.0.1:{port}/v1/admin/apps",
-                json={"name": "bench-webrtc"},
-                headers={"Authorization": f"Bearer {ADMIN}"},
-            ).json()
+            webrtc_app = create_app(port, "bench-webrtc")
             template = sfu_report_template()
             sessions = max(args.clients, args.reports // len(template))
             rounds = webrtc_bodies(template, sessions, args.report_batch, start_ms - 600_000)
@@ -325,13 +361,7 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=60)
-    assert accepted == len(bodies) * args.batch, f"only {accepted} accepted"
-    http_rate = accepted / elapsed
-    print(
-        f"HTTP ingest (fsync, acknowledged): {http_rate:>10,.0f} samples/s "
-        f"({accepted:,} samples, {args.clients} clients, {args.batch}/request, {describe(latencies)})"
-    )
-    print(f"                                   {sample_cpu}")
+    print(f"HTTP ingest (fsync, acknowledged): {sample_line}")
     if args.reports:
         sent = sessions * len(template)
         assert reports_ok == sent, f"only {reports_ok} of {sent} reports accepted"
@@ -343,11 +373,15 @@ def main() -> None:
         )
         print(f"                                   {report_cpu}")
     try:
-        raw_rate = raw_insert(data_dir / "store", args.samples, 100_000)
+        raw_rate = raw_insert(data_dir / "store", args.samples, min(100_000, args.samples))
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)  # a 1 M-sample run leaves ~150 MB otherwise
     print(f"raw bulk insert (same store):      {raw_rate:>10,.0f} rows/s")
     print(f"ratio HTTP / raw:                  {http_rate / raw_rate:>10.3f}")
+    if not args.no_baseline:
+        bare_rate, bare_line = baseline_phase(args, start_ms)
+        print(f"HTTP ingest, no rollups/detection: {bare_line}")
+        print(f"ingest cost of rollups+detection:  {1 - http_rate / bare_rate:>10.1%} fewer samples/s")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ def run(*args: str) -> str:
 def test_ingest_benchmark_runs() -> None:
     out = run("bench/ingest.py", "--samples", "2000", "--reports", "240", "--clients", "2")
     assert "samples/s" in out and "reports/s" in out and "ratio HTTP / raw" in out
+    assert "no rollups/detection" in out and "ingest cost of rollups+detection" in out
 
 
 def test_query_benchmark_runs() -> None:

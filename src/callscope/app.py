@@ -54,6 +54,7 @@ def build_services(settings: Settings) -> Services:
             CATALOG,
             retention_days=settings.minute_rollup_retention_days,
             day_retention_days=settings.day_rollup_retention_days,
+            views=settings.rollups,
         )
         set_retention(backend, "samples", "ts", settings.sample_retention_days)
         set_fsync(backend, enabled=settings.fsync, tables=(*DURABLE_TABLES, *rollups.TABLES))

@@ -152,6 +152,12 @@ class Settings(BaseSettings):
         description="fsync every commit before acknowledging (survives power loss, not just a "
         "crash). Turn off only on disposable stores.",
     )
+    rollups: bool = Field(
+        True,
+        description="Maintain the per-minute and per-day rollups as samples arrive (metric "
+        "queries read them). Off only to measure what they cost ingest (`bench/ingest.py` "
+        "does): samples stored while off never reach the rollups.",
+    )
     abnormal_detection: bool = Field(
         True,
         description="Detect abnormal events (slow joins, freezes; docs/abnormal.md) continuously "

@@ -132,10 +132,19 @@ def _add_columns(backend: StorageBackend, table: str, wanted: list[Column]) -> l
 
 
 def ensure(
-    backend: StorageBackend, catalog: Catalog, *, retention_days: int, day_retention_days: int = 400
+    backend: StorageBackend,
+    catalog: Catalog,
+    *,
+    retention_days: int,
+    day_retention_days: int = 400,
+    views: bool = True,
 ) -> list[str]:
     """Bring the rollups up to the catalog. Runs at start-up, before ingest, so the backfill
-    and the views never both count the same sample. Returns the minute columns added."""
+    and the views never both count the same sample. Returns the minute columns added.
+
+    `views=False` (setting `rollups`) keeps the tables but drops the views, so ingest pays
+    nothing for rollups: only for measuring that cost. Samples stored meanwhile never reach the
+    rollups (the backfill on a later start covers new columns only, not missed samples)."""
     minutes_existed, days_existed = _exists(backend, TABLE), _exists(backend, DAY_TABLE)
     backend.command(_create_table_sql(TABLE, "minute", "DateTime('UTC')", retention_days))
     backend.command(_create_table_sql(DAY_TABLE, "day", "Date", day_retention_days))
@@ -148,6 +157,8 @@ def ensure(
     # and nothing is being ingested yet, so no insert can slip between the drop and the create.
     backend.command(f"DROP VIEW IF EXISTS {VIEW}")
     backend.command(f"DROP VIEW IF EXISTS {DAY_VIEW}")
+    if not views:
+        return []
     if minutes_existed and not days_existed:
         # Daily rollups are new to this store: seed them from the minutes it still holds, before
         # the minute backfill below (which flows into days through the view) adds new columns.
