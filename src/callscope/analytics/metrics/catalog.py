@@ -5,7 +5,9 @@ value, a sum, or a count of distinct keys), because these roll up: a minute's nu
 denominator add into an hour's or a day's, and any filter or group-by can be applied before the
 division. A mean of a per-row value
 is the ratio of Σ value over Σ 1 where the value was measured (NaN rows excluded, never counted
-as 0). The engine evaluates the one SQL expression; there is no second implementation to drift.
+as 0). The end-to-end delays are the exception: a median over users of per-user values
+(USER_MEDIAN), which does not add up, so it is re-evaluated from other metrics' partial sums.
+The engine evaluates the one SQL expression; there is no second implementation to drift.
 
 Golden vectors (rows in, answer out) live beside each definition, are rendered into
 docs/metrics.md and are checked on the real engine by tests/analytics/test_metric_vectors.py.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from callscope.analytics.metrics.catalog import Aggregation, Better, Metric, Thresholds, Vector
@@ -11,12 +11,11 @@ WITHIN_MS = 5000  # TRTC joinSuccessIn5sRate, SparkRTC JoinSuccess5SecsRate: 5 s
 
 
 def _event(user: str, second: float, type_: str, state: str = "", session: str = "") -> dict[str, Any]:
-    ts = datetime(2026, 1, 1, tzinfo=UTC).timestamp() + second
     return {
         "room_id": "r",
         "user_id": user,
         "session_id": session or f"s-{user}",
-        "ts": int(ts * 1_000_000),
+        "ts": datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=second),
         "type": type_,
         "state": state,
     }
