@@ -21,6 +21,13 @@ import { streamNumbers } from "./quality.js";
 const WAIT_MS = 15000; // for any one answer of the server
 const REJOIN_DELAY_MS = 1000;
 
+async function connected(pc, timeoutMs = WAIT_MS) {
+  for (let waited = 0; pc.connectionState !== "connected" && waited < timeoutMs; waited += 100) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return pc.connectionState === "connected";
+}
+
 export async function join(token, options = {}) {
   const room = new Room(token, options);
   await room.start();
@@ -96,7 +103,11 @@ export class Room extends EventTarget {
     }
     if (this.canPublish && this.localStream) await this._publish("camera", this.localStream);
     if (this.canPublish && this.screenStream) await this._publish("screen", this.screenStream);
-    for (const kind of ["audio", "video"]) if (this.muted[kind]) await this.mute(kind, true);
+    // Muted before a rejoin: mute again once Janus has the media (it refuses before).
+    const muted = ["audio", "video"].filter((kind) => this.muted[kind]);
+    if (muted.length && this._pub.camera && await connected(this._pub.camera)) {
+      for (const kind of muted) await this.mute(kind, true).catch((e) => this._emit("error", { message: e.message }));
+    }
   }
 
   // Resolves with `joined`; rejects with the server's reason and the close code (4401: the
