@@ -40,7 +40,7 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -395,6 +395,9 @@ class Recorder(StorageBackend):
         raise AssertionError("the query layer only reads")
 
     def insert_arrow(self, table: str, data: pa.Table) -> None:
+        raise AssertionError("the query layer only reads")
+
+    def insert_encoded(self, table: str, columns: Sequence[str], body: bytes, fmt: str) -> None:
         raise AssertionError("the query layer only reads")
 
     def close(self) -> None:
