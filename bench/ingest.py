@@ -1,6 +1,6 @@
 """Ingest throughput over HTTP (acknowledged = durable) vs raw bulk insert, same store.
 
-Run: .venv/bin/python bench/ingest.py [--samples 1000000] [--reports 30000] [--clients 1024] [--batch 100]
+Run: .venv/bin/python bench/ingest.py [--samples 1000000] [--reports 60000] [--clients 1024] [--batch 100]
 
 Phase 1 starts `callscope serve` in its own process on loopback and drives it with a minimal
 HTTP/1.1 client (pre-encoded bodies over keep-alive connections, so the client spends little of
@@ -162,7 +162,13 @@ async def client(
 async def drive(
     port: int, key: str, bodies: list[bytes], clients: int, endpoint: str = "samples"
 ) -> tuple[int, float, list[float]]:
-    shares = [bodies[i::clients] for i in range(clients)]
+    return await drive_shares(port, key, [bodies[i::clients] for i in range(clients)], endpoint)
+
+
+async def drive_shares(
+    port: int, key: str, shares: list[list[bytes]], endpoint: str
+) -> tuple[int, float, list[float]]:
+    """Each share is one client's bodies, sent in order, each after the previous was answered."""
     latencies: list[float] = []
     started = time.perf_counter()
     counts = await asyncio.gather(*(client(port, key, share, latencies, endpoint) for share in shares))
@@ -172,11 +178,13 @@ async def drive(
 def drive_webrtc(
     port: int, key: str, rounds: list[list[bytes]], clients: int
 ) -> tuple[int, float, list[float]]:
-    accepted, elapsed, latencies = 0, 0.0, []
+    """Body j of every round carries the same sessions, so client j % clients sends them round
+    after round: each connection's reports arrive in order with no barrier between rounds."""
+    shares: list[list[bytes]] = [[] for _ in range(clients)]
     for bodies in rounds:
-        count, seconds, lat = asyncio.run(drive(port, key, bodies, clients, "webrtc"))
-        accepted, elapsed, latencies = accepted + count, elapsed + seconds, latencies + lat
-    return accepted, elapsed, latencies
+        for j, body in enumerate(bodies):
+            shares[j % clients].append(body)
+    return asyncio.run(drive_shares(port, key, [share for share in shares if share], "webrtc"))
 
 
 def cpu_s(pid: int) -> tuple[float, float]:
@@ -246,19 +254,41 @@ def create_app(port: int, name: str) -> dict[str, str]:
     return created
 
 
+def commit_totals(port: int) -> tuple[float, float, float]:
+    """(commits, seconds spent committing, rows stored) so far, from the server's /metrics."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {ADMIN}"}).text
+    values = {"commits": 0.0, "seconds": 0.0, "rows": 0.0}
+    for line in text.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name == "callscope_writer_commit_seconds_count":
+            values["commits"] += float(value)
+        elif name == "callscope_writer_commit_seconds_sum":
+            values["seconds"] += float(value)
+        elif name.startswith("callscope_rows_stored_total"):
+            values["rows"] += float(value)
+    return values["commits"], values["seconds"], values["rows"]
+
+
+def describe_commits(before: tuple[float, float, float], after: tuple[float, float, float]) -> str:
+    commits, seconds, rows = (a - b for a, b in zip(after, before, strict=True))
+    each_ms = seconds / max(commits, 1) * 1000
+    return f"{commits:,.0f} group commits, {rows / max(commits, 1):,.0f} rows and {each_ms:,.0f} ms each"
+
+
 def samples_phase(port: int, pid: int, args: argparse.Namespace, start_ms: int) -> tuple[float, str]:
     """Warm up, then post `args.samples` samples; returns samples/s and the printed details."""
     key = create_app(port, "bench")["api_key"]
     asyncio.run(drive(port, key, build_bodies(20_000, args.batch, start_ms - 1_000_000), args.clients))
     bodies = build_bodies(args.samples, args.batch, start_ms)
-    cpu_before = cpu_s(pid)
+    cpu_before, commits_before = cpu_s(pid), commit_totals(port)
     accepted, elapsed, latencies = asyncio.run(drive(port, key, bodies, args.clients))
     assert accepted == len(bodies) * args.batch, f"only {accepted} accepted"
     cpu = describe_cpu(cpu_before, cpu_s(pid), accepted, "sample")
+    commits = describe_commits(commits_before, commit_totals(port))
     rate = accepted / elapsed
     return rate, (
         f"{rate:>10,.0f} samples/s ({accepted:,} samples, {args.clients} clients, "
-        f"{args.batch}/request, {describe(latencies)})\n{'':35}{cpu}"
+        f"{args.batch}/request, {describe(latencies)})\n{'':35}{cpu}\n{'':35}{commits}"
     )
 
 
@@ -335,7 +365,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=1_000_000)
     parser.add_argument("--clients", type=int, default=1024, help="concurrent keep-alive connections")
     parser.add_argument("--batch", type=int, default=100)
-    parser.add_argument("--reports", type=int, default=30_000, help="getStats() reports (0 skips)")
+    parser.add_argument("--reports", type=int, default=60_000, help="getStats() reports (0 skips)")
     parser.add_argument("--report-batch", type=int, default=10, help="reports per request")
     parser.add_argument(
         "--no-baseline", action="store_true", help="skip the run without rollups and detection"
@@ -353,11 +383,12 @@ def main() -> None:
             sessions = max(args.clients, args.reports // len(template))
             rounds = webrtc_bodies(template, sessions, args.report_batch, start_ms - 600_000)
             report_bytes = len(rounds[-1][0]) / args.report_batch
-            cpu_before = cpu_s(proc.pid)
+            cpu_before, commits_before = cpu_s(proc.pid), commit_totals(port)
             reports_ok, report_s, report_latencies = drive_webrtc(
                 port, webrtc_app["api_key"], rounds, args.clients
             )
             report_cpu = describe_cpu(cpu_before, cpu_s(proc.pid), reports_ok, "report")
+            report_cpu += f"\n{'':35}{describe_commits(commits_before, commit_totals(port))}"
     finally:
         proc.terminate()
         proc.wait(timeout=60)

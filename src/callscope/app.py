@@ -83,6 +83,7 @@ def build_services(settings: Settings) -> Services:
         max_queue_rows=settings.writer_queue_max_rows,
         max_batch_rows=settings.writer_max_batch_rows,
         linger_s=settings.writer_linger_ms / 1000,
+        threads=settings.writer_threads,
     )
     writer.start()
     pipeline = IngestPipeline(

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from callscope.errors import Backpressure, StoreError
 from callscope.observability import Metrics
-from callscope.storage.base import StorageBackend
+from callscope.storage import writer as writer_module
+from callscope.storage.base import Params, StorageBackend
 from callscope.storage.dedupe import RecentKeys
 from callscope.storage.migrations import migrate
 from callscope.storage.registry import open_backend
@@ -51,6 +54,7 @@ def make_writer(backend: StorageBackend, metrics: Metrics, **limits: int) -> Gro
         recent_keys=RecentKeys(1000),
         max_queue_rows=limits.get("max_queue_rows", 100_000),
         max_batch_rows=limits.get("max_batch_rows", 100_000),
+        threads=limits.get("threads", 1),
     )
 
 
@@ -58,9 +62,12 @@ def count(backend: StorageBackend) -> int:
     return int(backend.scalar("SELECT count() FROM ingest_batches"))
 
 
-def test_concurrent_requests_share_commits_and_are_acked_after_commit(backend: StorageBackend) -> None:
+@pytest.mark.parametrize("threads", [1, 2])
+def test_concurrent_requests_share_commits_and_are_acked_after_commit(
+    backend: StorageBackend, threads: int
+) -> None:
     metrics = Metrics()
-    writer = make_writer(backend, metrics)
+    writer = make_writer(backend, metrics, threads=threads)
     writer.start()
     results: list[tuple[Future[WriteResult], int]] = []
     lock = threading.Lock()
@@ -125,3 +132,88 @@ def test_failed_commit_fails_every_request_and_forgets_no_keys(backend: StorageB
     writer.stop()
     assert retried.duplicates == {}  # the failed row was never stored, so it is not a duplicate
     assert count(backend) == 1
+
+
+class HeldFirstInsert(StorageBackend):
+    """The real store, except that the first insert waits for `release` and then, if told to,
+    fails: a commit caught in flight while another commit meets its keys."""
+
+    def __init__(self, inner: StorageBackend, *, fail: bool) -> None:
+        self.inner, self.fail = inner, fail
+        self.entered, self.release = threading.Event(), threading.Event()
+        self.first = True
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+        if self.first:
+            self.first = False
+            self.entered.set()
+            assert self.release.wait(30)
+            if self.fail:
+                raise StoreError("injected: the disk is full")
+        self.inner.insert_rows(table, columns, rows)
+
+    def query_arrow(self, sql: str, params: Params | None = None) -> pa.Table:
+        return self.inner.query_arrow(sql, params)
+
+    def command(self, sql: str, params: Params | None = None) -> None:
+        self.inner.command(sql, params)
+
+    def insert_arrow(self, table: str, data: pa.Table) -> None:
+        self.inner.insert_arrow(table, data)
+
+    def insert_encoded(self, table: str, columns: Sequence[str], body: bytes, fmt: str) -> None:
+        self.inner.insert_encoded(table, columns, body, fmt)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+@pytest.mark.parametrize("holder_fails", [False, True])
+def test_a_key_claimed_by_a_concurrent_commit_is_answered_once_that_commit_is_done(
+    backend: StorageBackend, holder_fails: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_module, "CONCURRENT_MIN_ROWS", 1)  # any batch may commit alongside
+    held = HeldFirstInsert(backend, fail=holder_fails)
+    writer = make_writer(held, Metrics(), threads=2)
+    writer.start()
+    first = writer.submit({"ingest_batches": batch_rows([1])})
+    assert held.entered.wait(30)  # writer thread 1 is inside its insert of key 1
+    second = writer.submit({"ingest_batches": batch_rows([1, 2])})  # thread 2: key 2 is new
+    for _ in range(100):  # bounded: until key 2 is stored by the second commit
+        if count(backend) == 1:
+            break
+        threading.Event().wait(0.05)
+    assert count(backend) == 1
+    # Key 1 is only claimed, not stored: "duplicate" would be a promise nobody has kept yet.
+    assert not second.done()
+    held.release.set()
+    if holder_fails:
+        with pytest.raises(StoreError):
+            first.result(timeout=30)
+        with pytest.raises(StoreError, match="concurrent commit"):
+            second.result(timeout=30)
+        retried = writer.submit({"ingest_batches": batch_rows([1, 2])}).result(timeout=30)
+        assert retried.duplicates == {"ingest_batches": [1]}  # key 1 stored now, key 2 before
+    else:
+        assert first.result(timeout=30).duplicates == {}
+        assert second.result(timeout=30).duplicates == {"ingest_batches": [0]}
+    writer.stop()
+    assert count(backend) == 2
+
+
+def test_a_small_batch_waits_for_the_running_commit_instead_of_running_alongside(
+    backend: StorageBackend,
+) -> None:
+    held = HeldFirstInsert(backend, fail=False)
+    writer = make_writer(backend=held, metrics=Metrics(), threads=2)
+    writer.start()
+    first = writer.submit({"ingest_batches": batch_rows([1])})
+    assert held.entered.wait(30)
+    second = writer.submit({"ingest_batches": batch_rows([2])})
+    threading.Event().wait(0.3)  # ample time for a second commit to have stored key 2
+    assert count(backend) == 0  # it gathers instead: one fixed commit cost, not two
+    held.release.set()
+    first.result(timeout=30)
+    second.result(timeout=30)
+    writer.stop()
+    assert count(backend) == 2

@@ -1,10 +1,17 @@
-"""The single writer: group commit with acknowledged = durable.
+"""The writer: group commit with acknowledged = durable.
 
-Requests queue their rows; one thread takes everything queued (up to `max_batch_rows`), drops
-items already stored (by key), writes one INSERT per table and only then resolves every
+Requests queue their rows; a writer thread takes everything queued (up to `max_batch_rows`),
+drops items already stored (by key), writes one INSERT per table and only then resolves every
 request's future. Concurrent requests share a commit, so the per-insert cost (a part and an
 fsync, ~10 ms) is paid once per batch, not once per request. A bounded queue turns overload
 into a clear 429 instead of unbounded memory.
+
+Several writer threads commit at once (setting `writer_threads`): one INSERT runs largely on
+one core, and two concurrent ones stored 1.7× the rows per second of one (in-process, 50k-row
+JSON inserts with the rollup views and fsync). Duplicate dropping stays exact across them: a
+commit claims its item keys before inserting; a later commit meeting a claimed key drops that
+item but answers its request only once the claiming commit is done, and fails it if that commit
+failed, so "duplicate" always means "stored".
 """
 
 from __future__ import annotations
@@ -63,7 +70,19 @@ class _Request:
     future: Future[WriteResult] = field(default_factory=Future)
 
 
+class _Commit:
+    """One group commit's claim on the keys it inserts, and which of its tables got stored."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.stored: set[str] = set()
+
+
 _STOP = object()
+# A second concurrent commit starts only with this many rows (the fixed cost spread to ~4 µs a
+# row); smaller batches wait for the running commit, checking every _GATHER_POLL_S.
+CONCURRENT_MIN_ROWS = 20_000
+_GATHER_POLL_S = 0.005
 
 
 class GroupCommitWriter:
@@ -76,6 +95,7 @@ class GroupCommitWriter:
         max_queue_rows: int,
         max_batch_rows: int,
         linger_s: float = 0.0,
+        threads: int = 1,
     ) -> None:
         self._backend = backend
         self._metrics = metrics
@@ -86,22 +106,31 @@ class GroupCommitWriter:
         self._queue: queue.SimpleQueue[_Request | object] = queue.SimpleQueue()
         self._queued_rows = 0
         self._queued_lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="callscope-writer", daemon=True)
+        self._active = 0  # commits running now
+        self._claims_lock = threading.Lock()
+        self._claimed: dict[str, dict[int, _Commit]] = {}  # per table: key -> commit inserting it
+        self._threads = [
+            threading.Thread(target=self._run, name=f"callscope-writer-{i}", daemon=True)
+            for i in range(threads)
+        ]
         self._stopped = False
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
         """Commit what is queued, then stop."""
         if not self._stopped:
             self._stopped = True
-            self._queue.put(_STOP)
-            self._thread.join()
+            for _ in self._threads:
+                self._queue.put(_STOP)  # each thread takes one and stops after its last commit
+            for thread in self._threads:
+                thread.join()
 
     @property
     def running(self) -> bool:
-        return self._thread.is_alive()
+        return all(thread.is_alive() for thread in self._threads)
 
     @property
     def queued_rows(self) -> int:
@@ -136,14 +165,19 @@ class GroupCommitWriter:
                 return
             assert isinstance(first, _Request)
             batch, rows = [first], first.rows
-            # Each commit has a fixed engine cost (~18 ms measured), so under load it pays to
-            # wait briefly for more rows; an idle server commits a lone request at once.
+            # Each commit has a fixed engine cost (~75 ms of CPU measured with the rollup views),
+            # so under load it pays to wait briefly for more rows; an idle server commits a lone
+            # request at once. While another commit runs, this one starts early only with enough
+            # rows to be worth a second fixed cost; otherwise it gathers until that one is done.
             deadline = time.monotonic() + self._linger_s
             while rows < self._max_batch_rows:
+                gathering = self._active > 0 and rows < CONCURRENT_MIN_ROWS
+                wait_s = max(deadline - time.monotonic(), _GATHER_POLL_S if gathering else 0.0)
                 try:
-                    wait_s = deadline - time.monotonic()
                     item = self._queue.get(timeout=wait_s) if wait_s > 0 else self._queue.get_nowait()
                 except queue.Empty:
+                    if gathering:
+                        continue
                     break
                 if item is _STOP:
                     stopping = True
@@ -151,11 +185,16 @@ class GroupCommitWriter:
                 assert isinstance(item, _Request)
                 batch.append(item)
                 rows += item.rows
+            with self._queued_lock:
+                self._active += 1
             try:
                 self._commit(batch, rows)
             except Exception as exc:  # noqa: BLE001 - the writer thread must survive anything
                 log.exception("group commit crashed")
                 self._fail(batch, rows, StoreError(f"commit failed: {exc}"))
+            finally:
+                with self._queued_lock:
+                    self._active -= 1
 
     def _fail(self, batch: list[_Request], rows: int, error: StoreError) -> None:
         with self._queued_lock:
@@ -166,58 +205,95 @@ class GroupCommitWriter:
 
     def _commit(self, batch: list[_Request], rows: int) -> None:
         started = time.perf_counter()
+        commit = _Commit()
         results = [WriteResult() for _ in batch]
         # One insert per table and column layout (producers of one table normally share one).
         merged: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = {}
-        seen: dict[str, set[int]] = {}  # keys of this commit per table, to drop repeats within it
-        new_keys: dict[tuple[str, tuple[str, ...]], list[int]] = {}  # remembered once inserted
-        for request, result in zip(batch, results, strict=True):
-            for table, table_rows in request.tables.items():
-                group = (table, table_rows.columns)
-                kept = table_rows.rows
-                if table_rows.keys is not None:
-                    dups = self._find_duplicates(table_rows.keys, seen.setdefault(table, set()))
-                    keys = table_rows.keys
-                    if dups:
-                        result.duplicates[table] = dups
-                        dropped = set(dups)
-                        kept = [row for i, row in enumerate(kept) if i not in dropped]
-                        keys = [key for i, key in enumerate(keys) if i not in dropped]
-                    new_keys.setdefault(group, []).extend(keys)
-                merged.setdefault(group, []).extend(kept)
+        claimed: dict[str, list[int]] = {}  # keys this commit claimed, per table
+        waits: list[set[tuple[_Commit, str]]] = [set() for _ in batch]  # who holds dropped items
         error: StoreError | None = None
-        # Table order matters: data first, idempotency records last, so a crash in between
-        # leaves data whose keys the restart reloads rather than a key without its data.
-        order = list(WRITER_TABLES)
-        for group, group_rows in sorted(merged.items(), key=lambda item: order.index(item[0][0])):
-            table, columns = group
-            if not group_rows or error is not None:
-                continue
-            try:
-                self._backend.insert_rows(table, columns, group_rows)
-            except StoreError as exc:
-                log.exception("group commit failed", extra={"table": table, "rows": len(group_rows)})
-                error = exc
-                continue
-            self._recent.add_many(new_keys.get(group, []))
-            self._metrics.rows_stored.labels(table).inc(len(group_rows))
+        try:
+            with self._claims_lock:
+                for request, result, wait in zip(batch, results, waits, strict=True):
+                    for table, table_rows in request.tables.items():
+                        kept = table_rows.rows
+                        if table_rows.keys is not None:
+                            mine = claimed.setdefault(table, [])
+                            dups = self._claim(commit, table, table_rows.keys, mine, wait)
+                            if dups:
+                                result.duplicates[table] = dups
+                                dropped = set(dups)
+                                kept = [row for i, row in enumerate(kept) if i not in dropped]
+                        merged.setdefault((table, table_rows.columns), []).extend(kept)
+            error = self._insert(merged, commit.stored)
+        finally:
+            # Whatever happened, the claims are released (no commit may wait forever), and the
+            # stored tables' keys join `recent` in that same step, so no commit ever sees a key
+            # as neither stored nor claimed.
+            with self._claims_lock:
+                for table, keys in claimed.items():
+                    if table in commit.stored:
+                        self._recent.add_many(keys)
+                    held = self._claimed[table]
+                    for key in keys:
+                        held.pop(key, None)
+            commit.done.set()
         with self._queued_lock:
             self._queued_rows -= rows
             self._metrics.queue_rows.set(self._queued_rows)
         self._metrics.commit_seconds.observe(time.perf_counter() - started)
         self._metrics.commit_requests.observe(len(batch))
-        for request, result in zip(batch, results, strict=True):
-            if error is None:
-                request.future.set_result(result)
-            else:
+        for request, result, wait in zip(batch, results, waits, strict=True):
+            # Those commits claimed their keys before this one did, so they never wait on it.
+            lost = [table for other, table in wait if not (other.done.wait() and table in other.stored)]
+            if error is not None:
                 request.future.set_exception(error)
+            elif lost:
+                request.future.set_exception(
+                    StoreError("a concurrent commit holding some of these items failed; retry")
+                )
+            else:
+                request.future.set_result(result)
 
-    def _find_duplicates(self, keys: list[int], seen: set[int]) -> list[int]:
-        recent = self._recent
+    def _insert(
+        self, merged: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]], stored: set[str]
+    ) -> StoreError | None:
+        """Insert each table's rows, adding the table to `stored` once all of its rows are in."""
+        # Table order matters: data first, idempotency records last, so a crash in between
+        # leaves data whose keys the restart reloads rather than a key without its data.
+        order = list(WRITER_TABLES)
+        failed: set[str] = set()
+        error: StoreError | None = None
+        for (table, columns), rows in sorted(merged.items(), key=lambda item: order.index(item[0][0])):
+            if error is not None:
+                break
+            if rows:
+                try:
+                    self._backend.insert_rows(table, columns, rows)
+                except StoreError as exc:
+                    log.exception("group commit failed", extra={"table": table, "rows": len(rows)})
+                    error = exc
+                    failed.add(table)
+                    continue
+                self._metrics.rows_stored.labels(table).inc(len(rows))
+            stored.add(table)
+        stored -= failed
+        return error
+
+    def _claim(
+        self, commit: _Commit, table: str, keys: list[int], claimed: list[int], wait: set[tuple[_Commit, str]]
+    ) -> list[int]:
+        """Row indices that are duplicates: stored, claimed by another commit (added to `wait`),
+        or repeated within this commit. Claims the others for `commit`."""
+        recent, held = self._recent, self._claimed.setdefault(table, {})
         dups = []
         for index, key in enumerate(keys):
-            if key in seen or key in recent:
-                dups.append(index)
-            else:
-                seen.add(key)
+            holder = held.get(key)
+            if holder is None and key not in recent:
+                held[key] = commit
+                claimed.append(key)
+                continue
+            if holder is not None and holder is not commit:
+                wait.add((holder, table))
+            dups.append(index)
         return dups
