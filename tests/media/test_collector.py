@@ -47,6 +47,9 @@ def test_tags_round_trip_any_characters() -> None:
     parsed = parse_opaque_id(tag)
     assert parsed is not None and (parsed.user_id, parsed.session_id) == ("user:1&x=2 é", "s/1?")
     assert parse_opaque_id("user-alice") is None and parse_opaque_id(None) is None
+    assert parsed.screen is False
+    screen = parse_opaque_id(opaque_id("u", "s", screen=True))
+    assert screen is not None and (screen.user_id, screen.session_id, screen.screen) == ("u", "s", True)
 
 
 def test_janus_events_become_server_samples_and_events(

@@ -6,7 +6,7 @@ only subscribes. Everyone receives everyone: the page shows alice's video with f
 alice and carol count the browser's audio and video frames. Callscope's API has the browser's
 session with streams measured by both Janus (source server) and the page's SDK (source client,
 through the ingest token the join handed it). The browser shares its screen (getDisplayMedia,
-faked by Chromium) as its own feed, which alice receives and the SDK reports as kind screen.
+faked by Chromium) as its own feed, which alice receives and the SDK and Janus report as kind screen.
 The page's mute button reaches alice. Then the browser's user is kicked: the page shows the
 notice, alice and carol hear of it within 2 s, and the browser's media stops.
 """
@@ -165,11 +165,9 @@ def _call(
     page.evaluate("demo.room.shareScreen().then(() => null)")
     page.wait("demo.room._pub.screen?.connectionState === 'connected'")
     _wait("alice receives the screen", lambda: _frames(media, alice).get(("chrome", "screen"), 0) >= 10)
-    _wait(
-        "screen samples from the SDK",
-        lambda: ("client", "screen", "up", "") in _streams(media, app, session),
-        30,
-    )
+    # From both ends: the SDK's, and Janus's for the screen publisher handle (tagged feed=screen).
+    screens = {("client", "screen", "up", ""), ("server", "screen", "up", "")}
+    _wait("screen samples from the SDK and Janus", lambda: screens <= _streams(media, app, session), 30)
     page.evaluate("demo.room.stopScreen()")
     _wait("alice is told the screen stopped", lambda: _seen(media, alice, "unpublished", user="chrome"), 5)
 

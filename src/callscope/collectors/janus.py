@@ -303,6 +303,8 @@ class JanusTelemetry:
         mid = str(body.get("mid", ""))
         if kind is None or handle.role not in (_PUBLISHER, _SUBSCRIBER):
             return
+        if kind is StreamKind.VIDEO and handle.tag is not None and handle.tag.screen:
+            kind = StreamKind.SCREEN
         now = _Counters(
             ts,
             int(body.get("lost", 0)),

@@ -3,9 +3,11 @@
 Janus repeats a handle's `opaque_id` on every event it emits for it, so whoever attaches a
 handle (Callscope's signaling, or for now a client talking to Janus directly) sets
 
-    callscope:v1?user=<user_id>&session=<session_id>
+    callscope:v1?user=<user_id>&session=<session_id>[&feed=screen]
 
-with both values percent-encoded (`urllib.parse.urlencode`), so ids may hold any character.
+with the values percent-encoded (`urllib.parse.urlencode`), so ids may hold any character.
+`feed=screen` marks a handle that publishes or receives a screen share: Janus reports a screen
+as plain `video`, and only the tag lets its samples be of kind `screen`.
 The room is not in the tag: it comes from the Janus room the handle joins, which Callscope
 created and maps back to (app_id, room_id); a handle in a room Callscope did not create is not
 stored. A handle without the tag is still measured: its user is the publisher's `display` (or
@@ -24,10 +26,12 @@ PREFIX = "callscope:v1?"
 class HandleTag:
     user_id: str
     session_id: str
+    screen: bool = False
 
 
-def opaque_id(user_id: str, session_id: str) -> str:
-    return PREFIX + urlencode({"user": user_id, "session": session_id})
+def opaque_id(user_id: str, session_id: str, *, screen: bool = False) -> str:
+    fields = {"user": user_id, "session": session_id} | ({"feed": "screen"} if screen else {})
+    return PREFIX + urlencode(fields)
 
 
 def parse_opaque_id(value: str | None) -> HandleTag | None:
@@ -38,4 +42,4 @@ def parse_opaque_id(value: str | None) -> HandleTag | None:
     user, session = fields.get("user", [""])[0], fields.get("session", [""])[0]
     if not user or not session:
         return None
-    return HandleTag(user, session)
+    return HandleTag(user, session, screen=fields.get("feed", [""])[0] == "screen")

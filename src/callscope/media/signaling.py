@@ -69,7 +69,7 @@ from callscope.media.participants import CAMERA, SCREEN, Message, Peer, ScreenSh
 
 log = logging.getLogger(__name__)
 
-Tagger = Callable[[str, str], str]  # (user, session) → the handle's opaque_id
+Tagger = Callable[..., str]  # (user, session, *, screen=False) → the handle's opaque_id
 Recorder = Callable[[str, list[Event]], None]  # (app_id, events) → stored with source server
 TelemetryGrant = Callable[[JoinGrant], Message]  # an ingest token for the grant's user and room
 _ID = re.compile(ID_PATTERN)
@@ -260,7 +260,7 @@ class SignalingHub:
 
     async def _publish_screen(self, peer: Peer, message: Message) -> None:
         if peer.screen is None:
-            handle = await peer.janus.attach(self._tag(peer.user, peer.session_id))
+            handle = await peer.janus.attach(self._tag(peer.user, peer.session_id, screen=True))
             joined = peer.janus.expect(handle, lambda e: plugin_data(e).get("videoroom") == "joined")
             body = {
                 "request": "join",
@@ -316,16 +316,14 @@ class SignalingHub:
     async def _subscribe(self, peer: Peer, feed: int) -> None:
         if not peer.grant.subscribe:
             raise Forbidden("this join token does not allow subscribing")
-        if not any(
-            (p.feed == feed and p.publishing)
-            or (p.screen is not None and p.screen.feed == feed and p.screen.publishing)
-            for p in self.peers(peer.grant.app_id, peer.grant.room_id)
-        ):
+        others = self.peers(peer.grant.app_id, peer.grant.room_id)
+        screens = {p.screen.feed for p in others if p.screen is not None and p.screen.publishing}
+        if feed not in screens and not any(p.feed == feed and p.publishing for p in others):
             raise BadRequest(f"feed {feed} is not publishing in this room")
         old = peer.subscriptions.pop(feed, None)
         if old is not None:
             await peer.janus.detach(old)
-        handle = await peer.janus.attach(self._tag(peer.user, peer.session_id))
+        handle = await peer.janus.attach(self._tag(peer.user, peer.session_id, screen=feed in screens))
         peer.subscriptions[feed] = handle
         body = {
             "request": "join",
