@@ -83,6 +83,9 @@ _STOP = object()
 # row); smaller batches wait for the running commit, checking every _GATHER_POLL_S.
 CONCURRENT_MIN_ROWS = 20_000
 _GATHER_POLL_S = 0.005
+# ... and for at most this long (commits under load take ~0.3-0.4 s), so a batch never waits on
+# another commit without bound.
+_GATHER_MAX_S = 1.0
 
 
 class GroupCommitWriter:
@@ -169,9 +172,14 @@ class GroupCommitWriter:
             # so under load it pays to wait briefly for more rows; an idle server commits a lone
             # request at once. While another commit runs, this one starts early only with enough
             # rows to be worth a second fixed cost; otherwise it gathers until that one is done.
-            deadline = time.monotonic() + self._linger_s
+            started = time.monotonic()
+            deadline = started + self._linger_s
             while rows < self._max_batch_rows:
-                gathering = self._active > 0 and rows < CONCURRENT_MIN_ROWS
+                gathering = (
+                    self._active > 0
+                    and rows < CONCURRENT_MIN_ROWS
+                    and time.monotonic() - started < _GATHER_MAX_S
+                )
                 wait_s = max(deadline - time.monotonic(), _GATHER_POLL_S if gathering else 0.0)
                 try:
                     item = self._queue.get(timeout=wait_s) if wait_s > 0 else self._queue.get_nowait()
@@ -246,6 +254,8 @@ class GroupCommitWriter:
         for request, result, wait in zip(batch, results, waits, strict=True):
             # Those commits claimed their keys before this one did, so they never wait on it.
             lost = [table for other, table in wait if not (other.done.wait() and table in other.stored)]
+            if request.future.cancelled():
+                continue  # its caller went away (a closed connection): nobody to answer
             if error is not None:
                 request.future.set_exception(error)
             elif lost:
