@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import queue
+import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
@@ -236,3 +239,40 @@ def test_a_request_whose_caller_went_away_does_not_fail_the_rest_of_its_commit(
     assert kept.result(timeout=30).duplicates == {}
     writer.stop()
     assert count(backend) == 2 and writer.queued_rows == 0
+
+
+def test_a_writer_thread_waiting_with_a_timeout_survives_another_taking_its_item(
+    backend: StorageBackend,
+) -> None:
+    """The schedule that stalled a writer thread forever on Python 3.11's SimpleQueue.
+
+    Thread A waits in get(timeout); an item arrives and wakes it, but the GIL is held past A's
+    deadline, and another consumer takes the item first. SimpleQueue then retries with a
+    negative timeout, which means "wait forever". The writer's queue must report Empty instead.
+    """
+    writer_queue = make_writer(backend, Metrics(), threads=2)._queue
+    outcome: list[str] = []
+
+    def waiter() -> None:
+        try:
+            writer_queue.get(timeout=0.1)
+            outcome.append("item")
+        except queue.Empty:
+            outcome.append("empty")
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1.0)  # A cannot take the GIL back from the busy thread below
+    try:
+        thread = threading.Thread(target=waiter, daemon=True)
+        thread.start()
+        threading.Event().wait(0.05)  # A is now blocked in get(timeout) without the GIL
+        writer_queue.put("item")
+        busy_until = time.perf_counter() + 0.15  # keep the GIL past A's deadline
+        while time.perf_counter() < busy_until:
+            pass
+        assert writer_queue.get_nowait() == "item"  # the other consumer wins the item
+    finally:
+        sys.setswitchinterval(interval)
+    thread.join(5)
+    assert not thread.is_alive(), "a writer thread is stuck in get(timeout) with nothing to wait for"
+    assert outcome == ["empty"]

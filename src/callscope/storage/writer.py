@@ -106,7 +106,11 @@ class GroupCommitWriter:
         self._max_queue_rows = max_queue_rows
         self._max_batch_rows = max_batch_rows
         self._linger_s = linger_s
-        self._queue: queue.SimpleQueue[_Request | object] = queue.SimpleQueue()
+        # Not SimpleQueue: on CPython 3.11/3.12 its get(timeout) can block forever when another
+        # consumer takes the item between this one's wake-up and its turn at the GIL (the
+        # re-computed timeout goes negative, which means "no timeout"). With several writer
+        # threads that stalled a commit thread and its requests (tests/storage/test_writer.py).
+        self._queue: queue.Queue[_Request | object] = queue.Queue()
         self._queued_rows = 0
         self._queued_lock = threading.Lock()
         self._active = 0  # commits running now
