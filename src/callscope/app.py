@@ -213,6 +213,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     ):
         app.include_router(router)
     app.mount("/sdk", StaticFiles(directory=Path(web.__file__).parent / "static" / "sdk"), name="sdk")
+    app.add_middleware(ingest.IngestLane)  # added first: the innermost, inside CORS and request ids
     # Browsers report from the customer's own origin. Credentials are bearer tokens, never
     # cookies, so allowing any origin exposes nothing a token holder could not do anyway.
     app.add_middleware(

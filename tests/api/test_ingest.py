@@ -240,3 +240,24 @@ def test_connection_state_needs_a_known_state(client: httpx.Client, app_creds: t
         [event(type="ice_state", state="connected"), event(type="ice_state", state="bogus")],
     ).json()
     assert result["accepted"] == 1 and result["items"][0]["field"] == "state"
+
+
+def test_ingest_lane_keeps_what_the_router_gave_cors_errors_and_fallback(
+    client: httpx.Client, app_creds: tuple[str, str]
+) -> None:
+    """Ingest is served by `IngestLane`, not FastAPI's router: the wrapping middleware still
+    applies (CORS for browsers, request ids), errors keep the problem shape, and a path the lane
+    does not know still reaches the router."""
+    origin = {"Origin": "https://customer.example"}
+    ok = post(client, app_creds[1], "samples", [sample()], **origin)
+    assert ok.status_code == 200
+    assert ok.headers["access-control-allow-origin"] == "*"
+    assert "x-request-id" in ok.headers["access-control-expose-headers"].lower()
+    assert len(ok.headers["x-request-id"]) == 32
+    denied = post(client, "not-a-key", "samples", [sample()], **origin)
+    assert denied.status_code == 401 and denied.headers["www-authenticate"] == "Bearer"
+    assert denied.headers["content-type"] == "application/problem+json"
+    assert denied.json()["code"] == "unauthorized" and denied.headers["access-control-allow-origin"] == "*"
+    unknown = post(client, app_creds[1], "bogus", [sample()])
+    assert unknown.status_code == 422 and unknown.json()["code"] == "unprocessable"
+    assert "samples" in unknown.json()["detail"]

@@ -36,6 +36,11 @@ def problem(status: int, code: str, detail: str, **extensions: Any) -> JSONBytes
 
 async def _callscope_error(request: Request, exc: Exception) -> JSONBytes:
     assert isinstance(exc, CallscopeError)
+    return callscope_problem(exc)
+
+
+def callscope_problem(exc: CallscopeError) -> JSONBytes:
+    """How every CallscopeError is answered (also by routes served outside FastAPI's router)."""
     if exc.status >= 500:
         log.error("request failed", extra={"code": exc.code, "detail": exc.message})
     response = problem(exc.status, exc.code, exc.message, **exc.extra)
