@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from callscope.collectors.webrtc import WebRtcNormalizer
 from callscope.domain.samples import Sample
-from callscope.domain.webrtc import WebRtcReport
+from callscope.domain.webrtc import RtcStats, WebRtcReport
 
 CHROME = Path(__file__).parent.parent / "fixtures" / "stats" / "chrome"
 
@@ -29,7 +31,7 @@ def reports(raw: list[dict[str, Any]], pc: str) -> list[WebRtcReport]:
             ts=r["ts"],
             pc_id=pc,
             peer_id=f"user-{other}",
-            stats=r["stats"],
+            stats=msgspec.convert(r["stats"], list[RtcStats]),
         )
         for r in raw
         if r["pc"] == pc

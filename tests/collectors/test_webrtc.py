@@ -74,10 +74,10 @@ def test_bitrate_integrates_back_to_the_byte_counters() -> None:
         if (s.kind, s.direction) == (StreamKind.VIDEO, Direction.DOWN)
     )
     first, last = (
-        next(s for s in r.stats if s["type"] == "inbound-rtp" and s["kind"] == "video")
+        next(s for s in r.stats if s.type == "inbound-rtp" and s.kind == "video")
         for r in (items[0], items[-1])
     )
-    assert kbits == pytest.approx((last["bytesReceived"] - first["bytesReceived"]) * 8 / 1000, rel=0.01)
+    assert kbits == pytest.approx((last.bytesReceived - first.bytesReceived) * 8 / 1000, rel=0.01)
 
 
 def test_reports_of_one_batch_form_consecutive_windows() -> None:
@@ -111,10 +111,10 @@ def test_counter_reset_and_new_ssrc_restart_only_that_stream() -> None:
     items = reports("a")
     later = _edit(items[3])
     for stat in later.stats:
-        if stat["type"] == "outbound-rtp" and stat["kind"] == "video":
-            stat["bytesSent"] = 10  # the counter went backwards
-        if stat["type"] == "inbound-rtp" and stat["kind"] == "audio":
-            stat["ssrc"] = 1234  # renegotiated
+        if stat.type == "outbound-rtp" and stat.kind == "video":
+            stat.bytesSent = 10  # the counter went backwards
+        if stat.type == "inbound-rtp" and stat.kind == "audio":
+            stat.ssrc = 1234  # renegotiated
     windows = run_normalizer([items[2], later])
     streams = by_stream(windows[1])
     assert (StreamKind.VIDEO, Direction.UP) not in streams
@@ -132,10 +132,10 @@ def test_missing_and_garbage_fields_are_unmeasured_not_zero() -> None:
     items = reports("a")
     broken = _edit(items[3])
     for stat in broken.stats:
-        if stat["type"] == "inbound-rtp" and stat["kind"] == "video":
-            del stat["jitter"]
-            stat["framesDecoded"] = "many"
-            stat.pop("framesPerSecond", None)
+        if stat.type == "inbound-rtp" and stat.kind == "video":
+            stat.jitter = None
+            stat.framesDecoded = "many"
+            stat.framesPerSecond = None
     down = by_stream(run_normalizer([items[2], broken])[1])[StreamKind.VIDEO, Direction.DOWN]
     assert math.isnan(down.jitter_ms) and math.isnan(down.fps)
     assert down.bitrate_kbps > 0
@@ -143,8 +143,8 @@ def test_missing_and_garbage_fields_are_unmeasured_not_zero() -> None:
 
 def test_screen_tracks_are_their_own_kind() -> None:
     items = reports("a")
-    source = next(s for s in items[3].stats if s["type"] == "media-source" and s["kind"] == "video")
-    marked = [_edit(r, screen_track_ids=[source["trackIdentifier"]]) for r in items[2:4]]
+    source = next(s for s in items[3].stats if s.type == "media-source" and s.kind == "video")
+    marked = [_edit(r, screen_track_ids=[source.trackIdentifier]) for r in items[2:4]]
     kinds = {(s.kind, s.direction) for s in run_normalizer(marked)[1]}
     assert (StreamKind.SCREEN, Direction.UP) in kinds and (StreamKind.VIDEO, Direction.UP) not in kinds
 
@@ -196,7 +196,8 @@ def test_reports_over_http_become_samples(
 
 @pytest.mark.parametrize("fixture", sorted(CHROME.glob("*.json")), ids=lambda p: p.stem)
 def test_pruned_baselines_change_nothing(fixture: Path) -> None:
-    """Baselines keep only counters (memory per connection); every sample must come out the same."""
+    """Baselines keep only the counted stats types (memory per connection); every sample must come
+    out the same."""
     raw = load(fixture.name)
     for pc in sorted({r["pc"] for r in raw}):
         items = fixture_reports(raw, pc)

@@ -55,11 +55,11 @@ def time_weighted_loss(windows: Iterable[Sample]) -> float:
 def counters(pc: str, kind: str) -> dict[str, float]:
     """Inbound counters of one stream from the first to the last report."""
     first, last = (
-        next(s for s in r.stats if s["type"] == "inbound-rtp" and s["kind"] == kind)
+        next(s for s in r.stats if s.type == "inbound-rtp" and s.kind == kind)
         for r in (reports(pc)[0], reports(pc)[-1])
     )
     keys = ("packetsLost", "packetsReceived", "retransmittedPacketsReceived")
-    return {k: last.get(k, 0) - first.get(k, 0) for k in keys}
+    return {k: (getattr(last, k) or 0) - (getattr(first, k) or 0) for k in keys}
 
 
 def test_the_fixture_is_a_call_of_twenty_one_second_windows_per_side() -> None:
@@ -107,8 +107,8 @@ def test_retransmissions_beyond_what_was_received_are_ignored() -> None:
     """A counter that does not fit (more retransmitted than received) leaves the plain ratio."""
     first, second = reports("b")[1:3]
     broken = copy.deepcopy(second.stats)
-    video = next(s for s in broken if s["type"] == "inbound-rtp" and s["kind"] == "video")
-    video["retransmittedPacketsReceived"] += 10_000
+    video = next(s for s in broken if s.type == "inbound-rtp" and s.kind == "video")
+    video.retransmittedPacketsReceived += 10_000
     edited = WebRtcReport(**{**{f: getattr(second, f) for f in second.__struct_fields__}, "stats": broken})
     normalizer = WebRtcNormalizer()
     normalizer.commit(normalizer.normalize("app", first, float(first.ts)))  # type: ignore[arg-type]
@@ -117,9 +117,9 @@ def test_retransmissions_beyond_what_was_received_are_ignored() -> None:
         for s in normalizer.normalize("app", edited, float(edited.ts)).samples  # type: ignore[arg-type]
         if (s.kind, s.direction) == (StreamKind.VIDEO, Direction.DOWN)
     ]
-    before = next(s for s in first.stats if s["type"] == "inbound-rtp" and s["kind"] == "video")
-    received = video["packetsReceived"] - before["packetsReceived"]
-    lost = video["packetsLost"] - before["packetsLost"]
+    before = next(s for s in first.stats if s.type == "inbound-rtp" and s.kind == "video")
+    received = video.packetsReceived - before.packetsReceived
+    lost = video.packetsLost - before.packetsLost
     assert (down.packets_expected, down.packets_lost) == (received + lost, lost)
 
 

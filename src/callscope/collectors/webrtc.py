@@ -32,48 +32,30 @@ from callscope.domain.samples import (
     Source,
     StreamKind,
 )
-from callscope.domain.webrtc import WebRtcReport
+from callscope.domain.webrtc import RtcStats, WebRtcReport
 
 MAX_WINDOW_S = 60.0
 NAN = math.nan
 # The counters whose going down means a stream restarted, per direction.
 _SENT = ("bytesSent", "packetsSent")
 _RECEIVED = ("bytesReceived", "packetsReceived")
-# A baseline keeps only what the next window subtracts from: the stats types with counters, and
-# of those only the counters (plus ssrc, to see a stream restart). Every key `_delta` reads from
-# a previous report must be listed; test_pruned_baselines_change_nothing catches a missing one.
-# Measured on the bench's SFU-shaped reports: 28 KB per connection unpruned, ~4 KB pruned, which
-# is what 100k connections in memory cost (2.8 vs 0.4 GB).
+# A baseline keeps only the stats types with counters, which is all the next window subtracts
+# from. RtcStats already holds only the members the normalizer reads, so nothing is copied: a
+# copy of just the counters per stat cost about what decoding into RtcStats saved. Measured on
+# the bench's SFU-shaped reports: 7.0 KB per connection (3.9 KB with the former copies), 0.7 GB
+# at the default cap of 100k connections; a node at ~3.3k reports/s with reports every 5 s
+# holds ~16k connections (~115 MB).
 _COUNTED = frozenset({"inbound-rtp", "outbound-rtp", "remote-inbound-rtp", "candidate-pair"})
-_BASELINE_KEYS = frozenset(
-    {
-        "ssrc",
-        "bytesSent",
-        "bytesReceived",
-        "packetsSent",
-        "packetsReceived",
-        "packetsLost",
-        "retransmittedPacketsReceived",
-        "framesEncoded",
-        "framesDecoded",
-        "qualityLimitationDurations",
-        "concealedSamples",
-        "silentConcealedSamples",
-        "totalSamplesReceived",
-        "freezeCount",
-        "totalFreezesDuration",
-    }
-)
+_NO_STATS = RtcStats()
 
 
-def _pruned(stats: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {i: {k: s[k] for k in _BASELINE_KEYS if k in s} for i, s in stats.items() if s["type"] in _COUNTED}
+def _pruned(stats: dict[str, RtcStats]) -> dict[str, RtcStats]:
+    return {i: s for i, s in stats.items() if s.type in _COUNTED}
 
 
-def _num(stat: dict[str, Any], key: str) -> float | None:
+def _num(value: Any) -> float | None:
     # Exact type checks (JSON gives exactly float or int; bool is not a number here): this runs
     # ~140 times per report, the normalizer's hottest line.
-    value: Any = stat.get(key)
     kind = type(value)
     if kind is float:
         return value if math.isfinite(value) else None
@@ -82,10 +64,20 @@ def _num(stat: dict[str, Any], key: str) -> float | None:
     return None
 
 
-def _delta(now: dict[str, Any], before: dict[str, Any] | None, key: str) -> float | None:
+def _delta(now: RtcStats, before: RtcStats | None, member: str) -> float | None:
     if before is None:
         return None
-    a, b = _num(now, key), _num(before, key)
+    a, b = _num(getattr(now, member)), _num(getattr(before, member))
+    return None if a is None or b is None else a - b
+
+
+def _ref(value: Any) -> str:
+    """An id that points at another stats object ("" when absent or not a string)."""
+    return value if type(value) is str else ""
+
+
+def _difference(now: Any, then: Any) -> float | None:
+    a, b = _num(now), _num(then)
     return None if a is None or b is None else a - b
 
 
@@ -104,7 +96,7 @@ class Baseline:
     """The previous report of one peer connection: its time and its stats by id."""
 
     ts_ms: float
-    stats: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stats: dict[str, RtcStats] = field(default_factory=dict)
 
 
 @dataclass
@@ -138,7 +130,7 @@ class WebRtcNormalizer:
         """
         key = (app_id, report.session_id, report.pc_id)
         previous = (pending or {}).get(key) or self._baselines.get(key)
-        stats = {s["id"]: s for s in report.stats if isinstance(s.get("id"), str) and "type" in s}
+        stats = {s.id: s for s in report.stats if type(s.id) is str and s.type is not None}
         current = Baseline(ts_ms, self._prune(stats))
         if previous is not None and ts_ms <= previous.ts_ms:
             raise Outdated(f"report at {ts_ms} ms is not newer than the last one ({previous.ts_ms} ms)")
@@ -160,9 +152,7 @@ class WebRtcNormalizer:
 class _Window:
     """One report against the previous one of the same connection."""
 
-    def __init__(
-        self, report: WebRtcReport, stats: dict[str, dict[str, Any]], previous: Baseline, ts_ms: float
-    ):
+    def __init__(self, report: WebRtcReport, stats: dict[str, RtcStats], previous: Baseline, ts_ms: float):
         self.report = report
         self.stats = stats
         self.previous = previous.stats
@@ -173,7 +163,7 @@ class _Window:
     def samples(self) -> list[Sample]:
         out: list[Sample] = []
         for stat in self.stats.values():
-            kind = stat["type"]
+            kind = stat.type
             if kind == "outbound-rtp":
                 sample = self._outbound(stat)
             elif kind == "inbound-rtp":
@@ -187,32 +177,30 @@ class _Window:
             out.append(connection)
         return out
 
-    def _before(self, stat: dict[str, Any], counters: tuple[str, str]) -> dict[str, Any] | None:
+    def _before(self, stat: RtcStats, counters: tuple[str, str]) -> RtcStats | None:
         """The same stream's previous stats, or None when its counters restarted."""
-        before = self.previous.get(stat["id"])
-        if before is None or before.get("ssrc") != stat.get("ssrc"):
+        before = self.previous.get(stat.id)
+        if before is None or before.ssrc != stat.ssrc:
             return None
         for counter in counters:
-            now, then = _num(stat, counter), _num(before, counter)
+            now, then = _num(getattr(stat, counter)), _num(getattr(before, counter))
             if now is not None and then is not None and now < then:
                 return None
         return before
 
-    def _kind(self, stat: dict[str, Any]) -> StreamKind | None:
-        media = stat.get("kind") or stat.get("mediaType")
+    def _kind(self, stat: RtcStats) -> StreamKind | None:
+        media = stat.kind or stat.mediaType
         if media == "audio":
             return StreamKind.AUDIO
         if media != "video":
             return None
-        source = self.stats.get(stat.get("mediaSourceId", ""), {})
-        track = stat.get("trackIdentifier") or source.get("trackIdentifier")
-        if stat.get("contentType") == "screenshare" or (track and track in self.screen_tracks):
+        source = self.stats.get(_ref(stat.mediaSourceId), _NO_STATS)
+        track = _ref(stat.trackIdentifier) or _ref(source.trackIdentifier)
+        if stat.contentType == "screenshare" or (track and track in self.screen_tracks):
             return StreamKind.SCREEN
         return StreamKind.VIDEO
 
-    def _base(
-        self, stat: dict[str, Any], kind: StreamKind, direction: Direction, peer_id: str
-    ) -> dict[str, Any]:
+    def _base(self, stat: RtcStats, kind: StreamKind, direction: Direction, peer_id: str) -> dict[str, Any]:
         r = self.report
         return {
             "room_id": r.room_id,
@@ -223,28 +211,28 @@ class _Window:
             "direction": direction,
             "peer_id": peer_id,
             "source": Source.CLIENT,
-            "stream_id": str(stat.get("mid") or stat.get("ssrc") or stat["id"])
-            + (f":{stat['rid']}" if isinstance(stat.get("rid"), str) else ""),
+            "stream_id": str(stat.mid or stat.ssrc or stat.id)
+            + (f":{stat.rid}" if type(stat.rid) is str else ""),
             "window_ms": round(self.window_ms),
         }
 
     def _bitrate(self, delta_bytes: float | None) -> float:
         return _bounded(None if delta_bytes is None else delta_bytes * 8 / self.window_ms, MAX_BITRATE_KBPS)
 
-    def _fps(self, stat: dict[str, Any], before: dict[str, Any], frames_key: str) -> float:
-        frames = _delta(stat, before, frames_key)
-        measured = frames * 1000 / self.window_ms if frames is not None else _num(stat, "framesPerSecond")
+    def _fps(self, stat: RtcStats, before: RtcStats, frames_member: str) -> float:
+        frames = _delta(stat, before, frames_member)
+        measured = frames * 1000 / self.window_ms if frames is not None else _num(stat.framesPerSecond)
         return _bounded(measured, MAX_FPS)
 
-    def _outbound(self, stat: dict[str, Any]) -> Sample | None:
+    def _outbound(self, stat: RtcStats) -> Sample | None:
         kind, before = self._kind(stat), self._before(stat, _SENT)
         if kind is None or before is None:
             return None
         fields = self._base(stat, kind, Direction.UP, "")
         fields["bitrate_kbps"] = self._bitrate(_delta(stat, before, "bytesSent"))
-        remote = self.stats.get(stat.get("remoteId", ""), {})
-        remote_before = self.previous.get(stat.get("remoteId", ""))
-        rtt_s, jitter_s = _num(remote, "roundTripTime"), _num(remote, "jitter")
+        remote = self.stats.get(_ref(stat.remoteId), _NO_STATS)
+        remote_before = self.previous.get(_ref(stat.remoteId))
+        rtt_s, jitter_s = _num(remote.roundTripTime), _num(remote.jitter)
         fields["rtt_ms"] = _bounded(None if rtt_s is None else rtt_s * 1000, MAX_RTT_MS)
         fields["jitter_ms"] = _bounded(None if jitter_s is None else jitter_s * 1000, MAX_JITTER_MS)
         sent, lost = _delta(stat, before, "packetsSent"), _delta(remote, remote_before, "packetsLost")
@@ -252,35 +240,35 @@ class _Window:
             fields["packets_expected"], fields["packets_lost"] = int(sent), max(0, min(int(lost), int(sent)))
             fields["loss_ratio"] = _ratio(max(lost, 0), sent)
         else:
-            fraction = _num(remote, "fractionLost")
+            fraction = _num(remote.fractionLost)
             fields["loss_ratio"] = fraction if fraction is not None and 0 <= fraction <= 1 else NAN
         if kind is not StreamKind.AUDIO:
-            fields["width_px"] = int(_num(stat, "frameWidth") or 0)
-            fields["height_px"] = int(_num(stat, "frameHeight") or 0)
+            fields["width_px"] = int(_num(stat.frameWidth) or 0)
+            fields["height_px"] = int(_num(stat.frameHeight) or 0)
             fields["fps"] = self._fps(stat, before, "framesEncoded")
             fields.update(self._limitation(stat, before))
         return Sample(**fields)
 
-    def _limitation(self, stat: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
-        reason = stat.get("qualityLimitationReason")
+    def _limitation(self, stat: RtcStats, before: RtcStats) -> dict[str, Any]:
+        reason = _ref(stat.qualityLimitationReason)
         shares: dict[str, Any] = {
             "quality_limitation": reason if reason in QualityLimitation._value2member_map_ else "none"
         }
-        now, then = stat.get("qualityLimitationDurations"), before.get("qualityLimitationDurations")
+        now, then = stat.qualityLimitationDurations, before.qualityLimitationDurations
         if isinstance(now, dict) and isinstance(then, dict):
-            deltas = {k: _delta(now, then, k) for k in ("none", "cpu", "bandwidth", "other")}
+            deltas = {k: _difference(now.get(k), then.get(k)) for k in ("none", "cpu", "bandwidth", "other")}
             total = sum(d for d in deltas.values() if d is not None and d > 0)
             shares["cpu_limited_ratio"] = _ratio(deltas["cpu"], total)
             shares["bandwidth_limited_ratio"] = _ratio(deltas["bandwidth"], total)
         return shares
 
-    def _inbound(self, stat: dict[str, Any]) -> Sample | None:
+    def _inbound(self, stat: RtcStats) -> Sample | None:
         kind, before = self._kind(stat), self._before(stat, _RECEIVED)
         if kind is None or before is None:
             return None
         fields = self._base(stat, kind, Direction.DOWN, self.report.peer_id)
         fields["bitrate_kbps"] = self._bitrate(_delta(stat, before, "bytesReceived"))
-        jitter_s = _num(stat, "jitter")
+        jitter_s = _num(stat.jitter)
         fields["jitter_ms"] = _bounded(None if jitter_s is None else jitter_s * 1000, MAX_JITTER_MS)
         received, lost = _delta(stat, before, "packetsReceived"), _delta(stat, before, "packetsLost")
         if received is not None and lost is not None:
@@ -293,8 +281,7 @@ class _Window:
                 received -= resent
             fields["packets_expected"], fields["packets_lost"] = int(received + lost), int(lost)
             fields["loss_ratio"] = _ratio(lost, received + lost)
-        remote = self.stats.get(stat.get("remoteId", ""), {})
-        rtt_s = _num(remote, "roundTripTime")
+        rtt_s = _num(self.stats.get(_ref(stat.remoteId), _NO_STATS).roundTripTime)
         fields["rtt_ms"] = _bounded(None if rtt_s is None else rtt_s * 1000, MAX_RTT_MS)
         if kind is StreamKind.AUDIO:
             concealed = _delta(stat, before, "concealedSamples")
@@ -302,8 +289,8 @@ class _Window:
             total = _delta(stat, before, "totalSamplesReceived")
             fields["concealment_ratio"] = _ratio(None if concealed is None else concealed - silent, total)
         else:
-            fields["width_px"] = int(_num(stat, "frameWidth") or 0)
-            fields["height_px"] = int(_num(stat, "frameHeight") or 0)
+            fields["width_px"] = int(_num(stat.frameWidth) or 0)
+            fields["height_px"] = int(_num(stat.frameHeight) or 0)
             fields["fps"] = self._fps(stat, before, "framesDecoded")
             # Freeze counters exclude pauses (https://www.w3.org/TR/webrtc-stats/#dom-rtcinboundrtpstreamstats-freezecount).
             freezes = _delta(stat, before, "freezeCount")
@@ -316,28 +303,24 @@ class _Window:
         pair = self._selected_pair()
         if pair is None:
             return None
-        local = self.stats.get(pair.get("localCandidateId", ""), {})
-        before = self.previous.get(pair["id"])
+        local = self.stats.get(_ref(pair.localCandidateId), _NO_STATS)
+        before = self.previous.get(pair.id)
         fields = self._base(pair, StreamKind.CONNECTION, Direction.NONE, "")
         fields["stream_id"] = ""
-        rtt_s = _num(pair, "currentRoundTripTime")
+        rtt_s = _num(pair.currentRoundTripTime)
         fields["rtt_ms"] = _bounded(None if rtt_s is None else rtt_s * 1000, MAX_RTT_MS)
         sent, received = _delta(pair, before, "bytesSent"), _delta(pair, before, "bytesReceived")
         fields["bitrate_kbps"] = self._bitrate(None if sent is None or received is None else sent + received)
-        fields["relayed"] = local.get("candidateType") == "relay"
-        protocol = local.get("relayProtocol") if fields["relayed"] else local.get("protocol")
+        fields["relayed"] = local.candidateType == "relay"
+        protocol = local.relayProtocol if fields["relayed"] else local.protocol
         fields["transport"] = protocol if protocol in ("udp", "tcp", "tls") else ""
         return Sample(**fields)
 
-    def _selected_pair(self) -> dict[str, Any] | None:
+    def _selected_pair(self) -> RtcStats | None:
         for stat in self.stats.values():
-            if stat["type"] == "transport" and stat.get("selectedCandidatePairId") in self.stats:
-                return self.stats[stat["selectedCandidatePairId"]]
+            if stat.type == "transport" and _ref(stat.selectedCandidatePairId) in self.stats:
+                return self.stats[stat.selectedCandidatePairId]
         for stat in self.stats.values():
-            if (
-                stat["type"] == "candidate-pair"
-                and stat.get("nominated")
-                and stat.get("state") == "succeeded"
-            ):
+            if stat.type == "candidate-pair" and stat.nominated and stat.state == "succeeded":
                 return stat
         return None
