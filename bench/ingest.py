@@ -367,6 +367,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--reports", type=int, default=60_000, help="getStats() reports (0 skips)")
     parser.add_argument("--report-batch", type=int, default=10, help="reports per request")
+    parser.add_argument("--raw-batch", type=int, default=100_000, help="rows per raw bulk insert")
     parser.add_argument(
         "--no-baseline", action="store_true", help="skip the run without rollups and detection"
     )
@@ -404,7 +405,7 @@ def main() -> None:
         )
         print(f"                                   {report_cpu}")
     try:
-        raw_rate = raw_insert(data_dir / "store", args.samples, min(100_000, args.samples))
+        raw_rate = raw_insert(data_dir / "store", args.samples, min(args.raw_batch, args.samples))
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)  # a 1 M-sample run leaves ~150 MB otherwise
     print(f"raw bulk insert (same store):      {raw_rate:>10,.0f} rows/s")

@@ -87,8 +87,11 @@ class ChdbBackend(StorageBackend):
     def insert_encoded(self, table: str, columns: Sequence[str], body: bytes, fmt: str) -> None:
         names = ", ".join(f"`{name}`" for name in columns)
         try:
-            # Table and column names come from storage.schema, never from a request.
-            inserter = self._conn().send_insert(f"INSERT INTO `{table}` ({names})", fmt)
+            # Table and column names come from storage.schema, never from a request. The rollup
+            # views of `samples` run side by side rather than one after another: a 30k-row
+            # commit took 175 instead of 187 ms, a 100k-row Arrow insert 175-177 vs 181-217 ms.
+            query = f"INSERT INTO `{table}` ({names}) SETTINGS parallel_view_processing = 1"
+            inserter = self._conn().send_insert(query, fmt)
             inserter.append(body)
             inserter.finish()
         except _ENGINE_ERRORS as exc:
