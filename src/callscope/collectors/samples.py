@@ -14,11 +14,10 @@ from callscope.storage.schema import SAMPLES
 from callscope.storage.writer import TableRows
 
 _MEDIA_KINDS = {StreamKind.AUDIO, StreamKind.VIDEO, StreamKind.SCREEN}
-# A stored row is the sample's own fields in struct order with the wire `ts` cut out, then the
-# checked timestamp (µs), the app and the ingest time: built by slicing the C-level tuple of
-# the struct instead of copying field by field (storage/rows.py: rows, not columns).
-_TS_AT = Sample.__struct_fields__.index("ts")
-ROW_COLUMNS = (*(f for f in Sample.__struct_fields__ if f != "ts"), "ts", "app_id", "ingested_at")
+# A stored row is the sample's own fields in struct order, with `ts` replaced by the checked
+# timestamp (µs), then the app and the ingest time: the C-level tuple of the struct plus two
+# values, not a copy field by field (storage/rows.py: rows, not columns).
+ROW_COLUMNS = (*Sample.__struct_fields__, "app_id", "ingested_at")
 assert sorted(ROW_COLUMNS) == sorted(SAMPLES.names), "a sample field without a column, or the reverse"
 ID_FIELDS = ("room_id", "user_id", "session_id", "peer_id", "stream_id")
 
@@ -73,12 +72,15 @@ def sample_rows(
     )
     kept, kept_ts = checked.records, checked.ts_us
     stored = (app_id, window.now_us // 1000)
-    astuple, cut = msgspec.structs.astuple, _TS_AT
+    astuple = msgspec.structs.astuple
     identities: dict[tuple[str, ...], int] = {}
     keys, rows = [], []
     for s, ts in zip(kept, kept_ts, strict=True):
-        fields = astuple(s)
-        rows.append(fields[:cut] + fields[cut + 1 :] + (ts, *stored))
+        # The sample is this request's own and not read after this, so its wire timestamp is
+        # overwritten with the checked one: one tuple concatenation per row instead of two
+        # slices and two (0.75-0.88 vs 1.13-1.16 µs per sample for this loop, in-process).
+        s.ts = ts
+        rows.append(astuple(s) + stored)
         series = (s.room_id, s.session_id, s.kind, s.direction, s.peer_id, s.stream_id, s.source)
         identity = identities.get(series)
         if identity is None:
