@@ -65,10 +65,7 @@ def _num(value: Any) -> float | None:
 
 
 def _delta(now: RtcStats, before: RtcStats | None, member: str) -> float | None:
-    if before is None:
-        return None
-    a, b = _num(getattr(now, member)), _num(getattr(before, member))
-    return None if a is None or b is None else a - b
+    return None if before is None else _difference(getattr(now, member), getattr(before, member))
 
 
 def _ref(value: Any) -> str:
@@ -183,8 +180,8 @@ class _Window:
         if before is None or before.ssrc != stat.ssrc:
             return None
         for counter in counters:
-            now, then = _num(getattr(stat, counter)), _num(getattr(before, counter))
-            if now is not None and then is not None and now < then:
+            change = _delta(stat, before, counter)
+            if change is not None and change < 0:
                 return None
         return before
 
