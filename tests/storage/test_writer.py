@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -111,6 +110,40 @@ def test_duplicates_within_and_across_requests_are_dropped(backend: StorageBacke
     assert count(backend) == 4
 
 
+def test_rows_left_after_dropping_duplicates_are_stored_unchanged(backend: StorageBackend) -> None:
+    """Dropping a duplicate decodes a request's encoded rows and encodes the rest again: the
+    survivors' values (unicode, SQL metacharacters, a float and a large integer) must come
+    through exactly, and the dropped row must not."""
+    writer = make_writer(backend, Metrics())
+    writer.start()
+    writer.submit({"ingest_batches": batch_rows([7])}).result(timeout=30)
+    odd = ["naïve ✓ 'x'); DROP TABLE t; --", '{"a": 1.5e-7, "b": [null]}', "\\ \n \t \u0000"]
+    rows = TableRows.from_columns(
+        {
+            "app_id": ["w"] * 4,
+            "idempotency_key": ["7", *odd],
+            "origin": ["request"] * 4,
+            "received_at": [1_700_000_000_123, 1_700_000_000_456, 9_007_199_254_740_993, 1],
+            "expires_at": [4_000_000_000] * 4,
+            "summary": ["dup", "0.1", "1e300", "-0.0"],
+        },
+        [7, 8, 9, 10],
+    )
+    result = writer.submit({"ingest_batches": rows}).result(timeout=30)
+    writer.stop()
+    assert result.duplicates == {"ingest_batches": [0]}
+    stored = backend.query(
+        "SELECT idempotency_key, toUnixTimestamp64Milli(received_at) AS ms, summary FROM ingest_batches "
+        "WHERE idempotency_key != '7' ORDER BY ms"
+    )
+    assert [(r["idempotency_key"], r["ms"], r["summary"]) for r in stored] == [
+        (odd[2], 1, "-0.0"),
+        (odd[0], 1_700_000_000_456, "0.1"),
+        (odd[1], 9_007_199_254_740_993, "1e300"),
+    ]
+    assert count(backend) == 4
+
+
 def test_full_queue_refuses_with_backpressure(backend: StorageBackend) -> None:
     writer = make_writer(backend, Metrics(), max_queue_rows=1000)
     # Not started: nothing drains, so the queue fills deterministically.
@@ -146,14 +179,14 @@ class HeldFirstInsert(StorageBackend):
         self.entered, self.release = threading.Event(), threading.Event()
         self.first = True
 
-    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    def insert_row_body(self, table: str, columns: Sequence[str], body: bytes) -> None:
         if self.first:
             self.first = False
             self.entered.set()
             assert self.release.wait(30)
             if self.fail:
                 raise StoreError("injected: the disk is full")
-        self.inner.insert_rows(table, columns, rows)
+        self.inner.insert_row_body(table, columns, body)
 
     def query_arrow(self, sql: str, params: Params | None = None) -> pa.Table:
         return self.inner.query_arrow(sql, params)

@@ -44,8 +44,15 @@ _JOINS = (EventType.JOIN, EventType.JOIN_FAILED)
 
 
 def event_rows(
-    decoded: Decoded[Event], *, app_id: str, scope: IngestScope, window: Window
+    decoded: Decoded[Event],
+    *,
+    app_id: str,
+    scope: IngestScope,
+    window: Window,
+    source: Source = Source.CLIENT,
 ) -> tuple[TableRows, list[int], list[ItemProblem]]:
+    """Rows of the `events` table; `source` says who saw them (the server, for events our
+    collectors and signaling record)."""
     checked = check_records(
         decoded.items,
         decoded.problems,
@@ -56,7 +63,7 @@ def event_rows(
     )
     kept, kept_ts = checked.records, checked.ts_us
     columns = record_columns(kept, [*_COPIED, "type"], app_id=app_id, ts_us=kept_ts, now_us=window.now_us)
-    columns["source"] = [Source.CLIENT.value] * len(kept)
+    columns["source"] = [source.value] * len(kept)
     if scope.client_ip:
         columns["ip"] = [
             scope.client_ip if not ip and e.type in _JOINS else ip

@@ -387,9 +387,9 @@ class JanusTelemetry:
                     app_id=app_id,
                     scope=scope,
                     window=window,
+                    source=Source.SERVER,
                 )
                 self._note_problems(problems)
-                rows.fill("source", Source.SERVER.value)
                 tables["events"] = rows
             self._queue(tables)
 

@@ -86,4 +86,4 @@ def sample_rows(
         if identity is None:
             identity = identities[series] = identity_hash(app_id, *series)
         keys.append(instant_key(identity, ts))
-    return TableRows(ROW_COLUMNS, rows, keys), checked.indexes, checked.problems
+    return TableRows.encode(ROW_COLUMNS, rows, keys), checked.indexes, checked.problems

@@ -54,8 +54,12 @@ class StorageBackend(ABC):
     def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
         """Insert tuples of Python values into a writer table (storage/rows.py: timestamps as
         integer epoch time, NaN for "not measured"); returns once committed."""
+        self.insert_row_body(table, columns, rows_format.encode(rows))
+
+    def insert_row_body(self, table: str, columns: Sequence[str], body: bytes) -> None:
+        """Insert rows already encoded by storage/rows.py's `encode`; returns once committed."""
         named = rows_format.input_columns(table, tuple(columns))
-        self.insert_encoded(table, named, rows_format.encode(rows), rows_format.FORMAT)
+        self.insert_encoded(table, named, body, rows_format.FORMAT)
 
     @abstractmethod
     def insert_encoded(self, table: str, columns: Sequence[str], body: bytes, fmt: str) -> None:

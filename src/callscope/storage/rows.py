@@ -27,6 +27,7 @@ from callscope.storage.schema import WRITER_TABLES
 
 FORMAT = "JSONCompactEachRow"
 _ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder(list[list[Any]])
 
 
 def epoch_column(column: str, unit: str) -> str:
@@ -45,7 +46,13 @@ def input_columns(table: str, columns: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(named)
 
 
-def encode(rows: Sequence[tuple[Any, ...]]) -> bytes:
+def encode(rows: Sequence[Sequence[Any]]) -> bytes:
     """`[a, b], [c, d]`: JSONCompactEachRow accepts rows separated by commas, so one encode of
     the whole list (C speed) without its outer brackets is the body."""
     return _ENCODER.encode(rows)[1:-1]
+
+
+def decode(body: bytes) -> list[list[Any]]:
+    """The rows of an `encode`d body, values as JSON gives them back (NaN as None): encoding
+    them again yields the same text."""
+    return _DECODER.decode(b"[" + body + b"]")

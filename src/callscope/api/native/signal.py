@@ -47,12 +47,12 @@ def event_recorder(writer: GroupCommitWriter, settings: Settings) -> Any:
             app_id=app_id,
             scope=IngestScope(app_id),
             window=window,
+            source=Source.SERVER,
         )
         for problem in problems:
             log.warning("signaling event refused", extra={"problem": problem.message})
         if not len(rows):
             return
-        rows.fill("source", Source.SERVER.value)
         try:
             writer.submit({"events": rows})
         except CallscopeError as exc:
