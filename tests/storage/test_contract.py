@@ -20,7 +20,7 @@ from callscope.storage import rows as rows_format
 from callscope.storage.base import StorageBackend
 from callscope.storage.migrations import available, migrate
 from callscope.storage.registry import open_backend
-from callscope.storage.schema import WRITER_TABLES
+from callscope.storage.schema import LOW_CARDINALITY, WRITER_TABLES
 
 CLICKHOUSE_URL = os.environ.get("CALLSCOPE_TEST_CLICKHOUSE_URL", "")
 
@@ -77,6 +77,8 @@ def test_writer_schemas_match_the_ddl(backend: StorageBackend) -> None:
         described = _columns(backend, table)
         columns = {row["name"]: row["type"] for row in described if row["default_kind"] != "EPHEMERAL"}
         assert set(schema.names) == set(columns), table
+        low_cardinality = {name for name, kind in columns.items() if kind.startswith("LowCardinality")}
+        assert low_cardinality == LOW_CARDINALITY[table], table
         for field in schema:
             assert columns[field.name] in COMPATIBLE[str(field.type)], (
                 table,
@@ -97,6 +99,10 @@ def test_every_writer_column_can_be_filled_from_json_rows(backend: StorageBacken
                 source = rows_format.epoch_column(field.name, field.type.unit)
                 assert described[source]["default_kind"] == "EPHEMERAL", (table, source)
                 assert source in column["default_expression"], column
+            if field.name in LOW_CARDINALITY[table]:
+                source = rows_format.text_column(field.name)
+                assert described[source]["default_kind"] == "EPHEMERAL", (table, source)
+                assert (described[source]["type"], column["default_expression"]) == ("String", source)
 
 
 def test_json_rows_round_trip_nan_bools_exact_timestamps_and_odd_text(backend: StorageBackend) -> None:
@@ -106,17 +112,20 @@ def test_json_rows_round_trip_nan_bools_exact_timestamps_and_odd_text(backend: S
     row |= {name: 0 for name in schema.names if pa.types.is_integer(schema.field(name).type)}
     row |= {name: float("nan") for name in schema.names if pa.types.is_floating(schema.field(name).type)}
     row |= {"app_id": "a", "room_id": odd, "kind": "video", "direction": "down", "source": "client"}
+    row |= {"transport": odd}  # a LowCardinality column, filled through its String input
     row |= {"ts": 1_700_000_000_123_457, "ingested_at": 1_700_000_000_999, "relayed": True}
     row |= {"rtt_ms": 42.5, "width_px": 1280}
     columns = tuple(row)
     backend.insert_rows("samples", columns, [tuple(row.values())])
     stored = backend.query(
-        "SELECT room_id, toUnixTimestamp64Micro(ts) AS ts_us, toUnixTimestamp64Milli(ingested_at) AS at_ms, "
+        "SELECT room_id, transport, toUnixTimestamp64Micro(ts) AS ts_us, "
+        "toUnixTimestamp64Milli(ingested_at) AS at_ms, "
         "relayed, rtt_ms, isNaN(loss_ratio) AS loss_unknown, width_px FROM samples WHERE app_id = 'a'"
     )
     assert stored == [
         {
             "room_id": odd,
+            "transport": odd,
             "ts_us": 1_700_000_000_123_457,
             "at_ms": 1_700_000_000_999,
             "relayed": 1,

@@ -12,6 +12,9 @@ JSON cannot say two things our tables need, so the DDL (migration 0008) bridges 
 - A timestamp from an integer: the engine reads a JSON number as seconds, so each timestamp
   column `x` is filled from an EPHEMERAL Int64 column `x_epoch_<unit>` through its DEFAULT.
 Rows therefore carry timestamps as integer epoch time in their column's unit (µs for `ts`).
+And one thing for speed (migration 0009): a LowCardinality column `x` is filled from an
+EPHEMERAL String column `x_text`, because parsing into String and casting the column costs the
+engine about a quarter of parsing into LowCardinality value by value.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 import msgspec
 import pyarrow as pa
 
-from callscope.storage.schema import WRITER_TABLES
+from callscope.storage.schema import LOW_CARDINALITY, WRITER_TABLES
 
 FORMAT = "JSONCompactEachRow"
 _ENCODER = msgspec.json.Encoder()
@@ -35,14 +38,23 @@ def epoch_column(column: str, unit: str) -> str:
     return f"{column}_epoch_{unit}"
 
 
+def text_column(column: str) -> str:
+    """The EPHEMERAL String input that fills LowCardinality column `column`."""
+    return f"{column}_text"
+
+
 @cache
 def input_columns(table: str, columns: tuple[str, ...]) -> tuple[str, ...]:
-    """The columns an insert names: timestamp columns are replaced by their epoch inputs."""
-    schema = WRITER_TABLES[table]
+    """The columns an insert names: timestamp and LowCardinality columns are replaced by their
+    inputs."""
+    schema, low_cardinality = WRITER_TABLES[table], LOW_CARDINALITY[table]
     named = []
     for column in columns:
         kind = schema.field(column).type
-        named.append(epoch_column(column, kind.unit) if pa.types.is_timestamp(kind) else column)
+        if pa.types.is_timestamp(kind):
+            named.append(epoch_column(column, kind.unit))
+        else:
+            named.append(text_column(column) if column in low_cardinality else column)
     return tuple(named)
 
 

@@ -98,6 +98,17 @@ INGEST_BATCHES = pa.schema(
     ]
 )
 
+# The writer tables' LowCardinality(String) columns (Arrow says only "string"): JSON rows fill
+# them through a String input (migration 0009, storage/rows.py).
+LOW_CARDINALITY: dict[str, frozenset[str]] = {
+    "samples": frozenset({"app_id", "kind", "direction", "source", "quality_limitation", "transport"}),
+    "events": frozenset(
+        {"app_id", "type", "source", "state", "platform", "os", "browser", "sdk_name", "sdk_version"}
+        | {"sdk_type", "network_type", "region", "country", "city", "isp"}
+    ),
+    "ingest_batches": frozenset({"app_id", "origin"}),
+}
+
 WRITER_TABLES: dict[str, pa.Schema] = {
     "samples": SAMPLES,
     "events": EVENTS,
