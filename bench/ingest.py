@@ -7,7 +7,8 @@ HTTP/1.1 client (pre-encoded bodies over keep-alive connections, so the client s
 the machine's two cores): normalized samples to /v1/ingest/samples. Phase 2 posts raw
 Chromium-shaped getStats() reports to /v1/ingest/webrtc (built from the real fixture, see
 `webrtc_bodies`). Phase 3 stops the server, opens the same store in this process and
-bulk-inserts the same number of rows with the engine's fastest path. Prints all and the ratio.
+bulk-inserts the same number of rows with the engine's fastest path (Arrow, as many concurrent
+inserts as the server has writer threads). Prints all and the ratio.
 Phase 4 repeats phase 1 on a fresh server with rollups and abnormal-event detection off, and
 prints what they cost ingest (issue: no more than 25 % fewer samples/s).
 """
@@ -23,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,8 @@ from typing import Any
 import httpx
 import orjson
 import pyarrow as pa
+
+from callscope.storage.base import StorageBackend
 
 FIXTURE = Path(__file__).parent.parent / "tests" / "fixtures" / "stats" / "chrome" / "loopback_two_pc.json"
 ADMIN = "bench-admin-token-0123456789abcdefghijkl"
@@ -212,15 +216,16 @@ def describe(latencies: list[float]) -> str:
     return f"p50 {q[49] * 1000:.1f} ms, p95 {q[94] * 1000:.1f} ms"
 
 
-def stored_samples(store: Path, app_id: str) -> int:
+def stored_samples(store: Path, app_id: str, backend: StorageBackend | None = None) -> int:
     from callscope.storage.registry import open_backend
 
-    backend = open_backend(f"chdb://{store}")
+    opened = backend or open_backend(f"chdb://{store}")
     try:
-        rows = backend.query("SELECT count() AS n FROM samples WHERE app_id = {app:String}", {"app": app_id})
+        rows = opened.query("SELECT count() AS n FROM samples WHERE app_id = {app:String}", {"app": app_id})
         return int(rows[0]["n"])
     finally:
-        backend.close()
+        if backend is None:
+            opened.close()
 
 
 def start_server(
@@ -309,15 +314,21 @@ def baseline_phase(args: argparse.Namespace, start_ms: int) -> tuple[float, str]
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def raw_insert(store: Path, rows: int, batch_rows: int) -> float:
+def raw_insert(store: Path, rows: int, batch_rows: int, inserters: int) -> float:
+    """Rows/s of `inserters` threads each inserting its share of `batch_rows`-row Arrow tables.
+
+    One insert runs largely on one core, so the server commits with two writer threads
+    (setting `writer_threads`); the raw rate compared with HTTP uses as many inserters."""
     from callscope.storage.registry import open_backend
     from callscope.storage.schema import SAMPLES
+
+    app = f"raw-{inserters}"
 
     backend = open_backend(f"chdb://{store}")
     now_us = int(time.time() * 1e6) - 3_600_000_000
     n = batch_rows
     columns = {
-        "app_id": ["raw"] * n,
+        "app_id": [app] * n,
         "room_id": [f"room-{i % 50}" for i in range(n)],
         "user_id": [f"user-{i % 500}" for i in range(n)],
         "session_id": [f"s-{i % 500}" for i in range(n)],
@@ -352,12 +363,22 @@ def raw_insert(store: Path, rows: int, batch_rows: int) -> float:
         pa.Table.from_pydict(columns | {"ts": [now_us + b * n + i for i in range(n)]}, schema=SAMPLES)
         for b in range(rows // n)
     ]
+
+    def insert(share: list[pa.Table]) -> None:
+        for table in share:
+            backend.insert_arrow("samples", table)
+
+    threads = [threading.Thread(target=insert, args=(tables[i::inserters],)) for i in range(inserters)]
     started = time.perf_counter()
-    for table in tables:
-        backend.insert_arrow("samples", table)
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     elapsed = time.perf_counter() - started
+    stored = stored_samples(store, app, backend)
     backend.close()
-    return rows / elapsed
+    assert stored == len(tables) * n, f"raw insert stored {stored} of {len(tables) * n} rows"
+    return stored / elapsed
 
 
 def main() -> None:
@@ -368,6 +389,9 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=60_000, help="getStats() reports (0 skips)")
     parser.add_argument("--report-batch", type=int, default=10, help="reports per request")
     parser.add_argument("--raw-batch", type=int, default=100_000, help="rows per raw bulk insert")
+    parser.add_argument(
+        "--raw-inserters", type=int, default=2, help="concurrent raw inserts (the server's writer threads)"
+    )
     parser.add_argument(
         "--no-baseline", action="store_true", help="skip the run without rollups and detection"
     )
@@ -405,10 +429,17 @@ def main() -> None:
         )
         print(f"                                   {report_cpu}")
     try:
-        raw_rate = raw_insert(data_dir / "store", args.samples, min(args.raw_batch, args.samples))
+        batch = min(args.raw_batch, args.samples)
+        raw_rate = raw_insert(data_dir / "store", args.samples, batch, args.raw_inserters)
+        # Sessions 1-5 printed this one (one insert at a time): kept for comparison.
+        serial_rate = raw_insert(data_dir / "store", args.samples, batch, 1)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)  # a 1 M-sample run leaves ~150 MB otherwise
-    print(f"raw bulk insert (same store):      {raw_rate:>10,.0f} rows/s")
+    print(
+        f"raw bulk insert (same store):      {raw_rate:>10,.0f} rows/s "
+        f"({args.raw_inserters} concurrent inserts of {batch:,} rows, Arrow; one at a time: "
+        f"{serial_rate:,.0f} rows/s)"
+    )
     print(f"ratio HTTP / raw:                  {http_rate / raw_rate:>10.3f}")
     if not args.no_baseline:
         bare_rate, bare_line = baseline_phase(args, start_ms)
