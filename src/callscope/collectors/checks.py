@@ -89,11 +89,6 @@ def _check_ids(index: int, record: object, fields: tuple[str, ...], good: set[st
     return None
 
 
-def _as_tuple(ids: Any) -> tuple[str, ...]:
-    """attrgetter gives a bare value for one field and a tuple for several."""
-    return ids if isinstance(ids, tuple) else (ids,)
-
-
 def _iso(ts_us: int) -> str:
     try:
         return from_epoch_us(ts_us).isoformat()
@@ -131,9 +126,13 @@ def check_records(
 ) -> Checked[R]:
     checked: Checked[R] = Checked([], [], [], list(problems))
     good_ids: set[str] = set()
-    ids_of = attrgetter(*id_fields)
+    # attrgetter gives a bare value for one field and a tuple for several: always a tuple here.
+    ids_of = attrgetter(*id_fields) if len(id_fields) > 1 else lambda r: (getattr(r, id_fields[0]),)
+    # A credential for the whole app (the usual server-to-server case) has no scope to check.
+    scoped = scope.room_id is not None or scope.user_id is not None
     oldest_us, newest_us = window.oldest_us, window.newest_us
     oldest_ms, newest_ms = oldest_us / US_PER_MS, newest_us / US_PER_MS
+    keep_record, keep_ts, keep_index = checked.records.append, checked.ts_us.append, checked.indexes.append
     for index, record in items:
         # Fast path (nearly every item, ~1 µs less each): a number of ms inside the window and
         # ids already vetted in this batch skip those two checks. Anything else takes the full
@@ -142,8 +141,10 @@ def check_records(
         kind = type(ts)
         if (kind is int or kind is float) and oldest_ms <= ts <= newest_ms:  # type: ignore[operator]
             ts_us = round(ts * US_PER_MS)  # type: ignore[operator]
-        if oldest_us <= ts_us <= newest_us and good_ids.issuperset(_as_tuple(ids_of(record))):
-            problem = check_scope(index, scope, record.room_id, record.user_id) or consistency(index, record)
+        if oldest_us <= ts_us <= newest_us and good_ids.issuperset(ids_of(record)):
+            problem = check_scope(index, scope, record.room_id, record.user_id) if scoped else None
+            if problem is None:
+                problem = consistency(index, record)
         else:
             ts_us, problem = check_ts(index, ts, window)
             problem = (
@@ -155,9 +156,9 @@ def check_records(
         if problem is not None:
             checked.problems.append(problem)
             continue
-        checked.records.append(record)
-        checked.ts_us.append(ts_us)
-        checked.indexes.append(index)
+        keep_record(record)
+        keep_ts(ts_us)
+        keep_index(index)
     return checked
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 import msgspec
 
 from callscope.collectors.checks import Window, check_records
@@ -9,7 +11,7 @@ from callscope.collectors.decode import Decoded
 from callscope.collectors.outcomes import ItemProblem, Outcome, Reason
 from callscope.domain.samples import Direction, Sample, StreamKind
 from callscope.domain.tenancy import IngestScope
-from callscope.storage.dedupe import identity_hash, instant_key
+from callscope.storage.dedupe import identity_hash, instant_keys
 from callscope.storage.schema import SAMPLES
 from callscope.storage.writer import TableRows
 
@@ -20,6 +22,8 @@ _MEDIA_KINDS = {StreamKind.AUDIO, StreamKind.VIDEO, StreamKind.SCREEN}
 ROW_COLUMNS = (*Sample.__struct_fields__, "app_id", "ingested_at")
 assert sorted(ROW_COLUMNS) == sorted(SAMPLES.names), "a sample field without a column, or the reverse"
 ID_FIELDS = ("room_id", "user_id", "session_id", "peer_id", "stream_id")
+# What makes a series (storage.dedupe: one sample per series and instant), besides the app.
+_SERIES_OF = attrgetter("room_id", "session_id", "kind", "direction", "peer_id", "stream_id", "source")
 
 
 def _consistency(index: int, s: Sample) -> ItemProblem | None:
@@ -73,17 +77,18 @@ def sample_rows(
     kept, kept_ts = checked.records, checked.ts_us
     stored = (app_id, window.now_us // 1000)
     astuple = msgspec.structs.astuple
-    identities: dict[tuple[str, ...], int] = {}
-    keys, rows = [], []
+    known: dict[tuple[str, ...], int] = {}
+    identities, rows = [], []
     for s, ts in zip(kept, kept_ts, strict=True):
         # The sample is this request's own and not read after this, so its wire timestamp is
         # overwritten with the checked one: one tuple concatenation per row instead of two
         # slices and two (0.75-0.88 vs 1.13-1.16 µs per sample for this loop, in-process).
         s.ts = ts
         rows.append(astuple(s) + stored)
-        series = (s.room_id, s.session_id, s.kind, s.direction, s.peer_id, s.stream_id, s.source)
-        identity = identities.get(series)
+        series = _SERIES_OF(s)
+        identity = known.get(series)
         if identity is None:
-            identity = identities[series] = identity_hash(app_id, *series)
-        keys.append(instant_key(identity, ts))
+            identity = known[series] = identity_hash(app_id, *series)
+        identities.append(identity)
+    keys = instant_keys(identities, kept_ts)
     return TableRows.encode(ROW_COLUMNS, rows, keys), checked.indexes, checked.problems

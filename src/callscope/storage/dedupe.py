@@ -28,6 +28,11 @@ def instant_key(identity: int, ts_us: int) -> int:
     return identity ^ ((ts_us * _GOLDEN) & _MASK64)
 
 
+def instant_keys(identities: list[int], ts_us: list[int]) -> list[int]:
+    """`instant_key` of each pair, in one comprehension (a call per item costs ~60 ns more)."""
+    return [identity ^ ((ts * _GOLDEN) & _MASK64) for identity, ts in zip(identities, ts_us, strict=True)]
+
+
 def sample_key(
     app_id: str,
     room_id: str,
@@ -60,6 +65,10 @@ class RecentKeys:
 
     def __len__(self) -> int:
         return len(self._current) + len(self._previous)
+
+    def isdisjoint(self, keys: set[int]) -> bool:
+        """True when none of `keys` is remembered."""
+        return self._current.isdisjoint(keys) and self._previous.isdisjoint(keys)
 
     def add_many(self, keys: set[int] | list[int]) -> None:
         self._current.update(keys)

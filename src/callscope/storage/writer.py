@@ -87,11 +87,12 @@ class _Request:
 
 
 class _Commit:
-    """One group commit's claim on the keys it inserts, and which of its tables got stored."""
+    """One group commit's claim on the keys it inserts (per table), and which tables got stored."""
 
     def __init__(self) -> None:
         self.done = threading.Event()
         self.stored: set[str] = set()
+        self.keys: dict[str, set[int]] = {}
 
 
 # Per (table, column layout): the request bodies to insert and the rows each holds.
@@ -137,7 +138,7 @@ class GroupCommitWriter:
         self._queued_lock = threading.Lock()
         self._active = 0  # commits running now
         self._claims_lock = threading.Lock()
-        self._claimed: dict[str, dict[int, _Commit]] = {}  # per table: key -> commit inserting it
+        self._running: list[_Commit] = []  # commits between claiming their keys and releasing them
         self._threads = [
             threading.Thread(target=self._run, name=f"callscope-writer-{i}", daemon=True)
             for i in range(threads)
@@ -241,24 +242,22 @@ class GroupCommitWriter:
         started = time.perf_counter()
         commit = _Commit()
         results = [WriteResult() for _ in batch]
-        claimed: dict[str, list[int]] = {}  # keys this commit claimed, per table
         waits: list[set[tuple[_Commit, str]]] = [set() for _ in batch]  # who holds dropped items
         error: StoreError | None = None
         try:
             with self._claims_lock:
-                merged = self._merge(batch, commit, results, waits, claimed)
+                self._running.append(commit)
+                merged = self._merge(batch, commit, results, waits)
             error = self._insert(merged, commit.stored)
         finally:
             # Whatever happened, the claims are released (no commit may wait forever), and the
             # stored tables' keys join `recent` in that same step, so no commit ever sees a key
             # as neither stored nor claimed.
             with self._claims_lock:
-                for table, keys in claimed.items():
+                for table, keys in commit.keys.items():
                     if table in commit.stored:
                         self._recent.add_many(keys)
-                    held = self._claimed[table]
-                    for key in keys:
-                        held.pop(key, None)
+                self._running.remove(commit)
             commit.done.set()
         with self._queued_lock:
             self._queued_rows -= rows
@@ -285,7 +284,6 @@ class GroupCommitWriter:
         commit: _Commit,
         results: list[WriteResult],
         waits: list[set[tuple[_Commit, str]]],
-        claimed: dict[str, list[int]],
     ) -> _Merged:
         """Claim the batch's keys and gather, per table and column layout (producers of one
         table normally share one), the bodies to insert less the duplicates found."""
@@ -294,8 +292,7 @@ class GroupCommitWriter:
             for table, table_rows in request.tables.items():
                 body, count = table_rows.body, table_rows.count
                 if table_rows.keys is not None:
-                    mine = claimed.setdefault(table, [])
-                    dups = self._claim(commit, table, table_rows.keys, mine, wait)
+                    dups = self._claim(commit, table, table_rows.keys, wait)
                     if dups:
                         result.duplicates[table] = dups
                         body, count = table_rows.without(set(dups)), count - len(dups)
@@ -327,19 +324,30 @@ class GroupCommitWriter:
         return None
 
     def _claim(
-        self, commit: _Commit, table: str, keys: list[int], claimed: list[int], wait: set[tuple[_Commit, str]]
+        self, commit: _Commit, table: str, keys: list[int], wait: set[tuple[_Commit, str]]
     ) -> list[int]:
         """Row indices that are duplicates: stored, claimed by another commit (added to `wait`),
         or repeated within this commit. Claims the others for `commit`."""
-        recent, held = self._recent, self._claimed.setdefault(table, {})
+        mine = commit.keys.setdefault(table, set())
+        others = [(other, other.keys.get(table, set())) for other in self._running if other is not commit]
+        # Nearly every request repeats nothing: whole-set tests in C rather than a Python loop
+        # per key (the loop was ~4 % of the event loop's GIL time at 1,024 clients, py-spy).
+        fresh = set(keys)
+        if (
+            len(fresh) == len(keys)
+            and fresh.isdisjoint(mine)
+            and self._recent.isdisjoint(fresh)
+            and all(fresh.isdisjoint(held) for _, held in others)
+        ):
+            mine |= fresh
+            return []
         dups = []
         for index, key in enumerate(keys):
-            holder = held.get(key)
-            if holder is None and key not in recent:
-                held[key] = commit
-                claimed.append(key)
-                continue
-            if holder is not None and holder is not commit:
+            holder = next((other for other, held in others if key in held), None)
+            if holder is not None:
                 wait.add((holder, table))
+            elif key not in mine and key not in self._recent:
+                mine.add(key)
+                continue
             dups.append(index)
         return dups
