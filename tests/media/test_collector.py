@@ -151,3 +151,45 @@ def test_janus_events_become_server_samples_and_events(
         ("s-carol", "leave", "", "media_server_lost: test", "server"),
     }
     assert telemetry.counts["foreign_room"] == 1
+
+
+def test_stats_under_a_millisecond_apart_cost_nothing_else_in_the_batch(
+    services: Services, new_app: Callable[[], tuple[str, str]]
+) -> None:
+    """Two reports of one stream less than 1 ms apart have no window to divide by. Found in a
+    media test: the division raised, the whole batch was refused, and a leave event in it was
+    lost. Now the second report is skipped, and the next one is measured from the first."""
+    app_id, _ = new_app()
+    telemetry = JanusTelemetry(
+        services.writer,
+        lambda node, number: (app_id, "room-b") if (node, number) == (NODE, ROOM) else None,
+        max_age_s=3600,
+        max_skew_s=300,
+    )
+    pub = opaque_id("alice", "s-alice")
+    t0 = int(time.time() * 1e6) - 10_000_000
+    videoroom = "janus.plugin.videoroom"
+    joined = {"plugin": videoroom, "data": {"event": "joined", "room": ROOM, "id": 7, "display": "A"}}
+    telemetry.accept(NODE, orjson.dumps([_ev(t0, 1, pub, 2, {"name": "attached", "plugin": videoroom})]))
+    telemetry.accept(NODE, orjson.dumps([_ev(t0, 1, pub, 64, joined)]))
+
+    def report(t_us: int, received: int) -> Any:
+        counters = _stats("1", "video", lost=0, packets_received=received, bytes_received=received * 1000)
+        return _ev(t_us, 1, pub, 32, counters, subtype=3)
+
+    batch = [
+        report(t0 + 2_000_000, 10),
+        report(t0 + 2_000_400, 11),  # 0.4 ms later
+        report(t0 + 4_000_000, 210),
+        _ev(t0 + 4_000_001, 1, pub, 16, {"connection": "webrtcup"}, subtype=6),
+    ]
+    assert telemetry.accept(NODE, orjson.dumps(batch)) == len(batch)
+    assert telemetry.counts["unreadable"] == 0
+
+    sql = "SELECT window_ms, bitrate_kbps, packets_expected FROM samples WHERE app_id = {app:String}"
+    rows = _wait_rows(services, sql, {"app": app_id}, 1)
+    assert [(r["window_ms"], r["packets_expected"]) for r in rows] == [(2000, 200)]
+    assert abs(rows[0]["bitrate_kbps"] - 200 * 1000 * 8 / 2000) < 1e-3  # 200 kB over the 2 s since the first
+    sql = "SELECT type, state FROM events WHERE app_id = {app:String} ORDER BY ts"
+    events = _wait_rows(services, sql, {"app": app_id}, 2)
+    assert [(e["type"], e["state"]) for e in events] == [("join", ""), ("connection_state", "connected")]

@@ -140,7 +140,8 @@ class JanusTelemetry:
                 continue
             try:
                 self._read(node, event, batch)
-            except (KeyError, TypeError, ValueError) as exc:
+            # One event we cannot read must not cost the batch's others (joins, leaves) their place.
+            except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
                 self.counts["unreadable"] += 1
                 log.debug("janus event not understood", extra={"node": node, "error": repr(exc)})
         self.counts["events"] += len(events)
@@ -316,8 +317,12 @@ class JanusTelemetry:
         )
         key = (handle.node, handle_id, mid)
         before = self._baselines.get(key)
+        if before is not None and 0 <= now.ts_us - before.ts_us < 1000:
+            # Under a millisecond after the last one: no window to divide by. The older baseline
+            # stays, so the next report's window covers this one's counters too.
+            return
         self._baselines[key] = now
-        if before is None or now.ts_us <= before.ts_us:
+        if before is None or now.ts_us < before.ts_us:
             return
         window_ms = (now.ts_us - before.ts_us) // 1000
         rtt = float(body.get("rtt", 0))
