@@ -33,6 +33,16 @@ def _stats(mid: str, media: str, **counters: int) -> dict[str, Any]:
     }
 
 
+def _telemetry(services: Services, app_id: str, room_id: str) -> JanusTelemetry:
+    """Telemetry that places Janus room ROOM on NODE in `room_id` of `app_id`."""
+    return JanusTelemetry(
+        services.writer,
+        lambda node, number: (app_id, room_id) if (node, number) == (NODE, ROOM) else None,
+        max_age_s=3600,
+        max_skew_s=300,
+    )
+
+
 def _wait_rows(services: Services, sql: str, params: dict[str, Any], n: int) -> list[dict[str, Any]]:
     for _ in range(100):
         rows = services.backend.query(sql, params)
@@ -56,12 +66,7 @@ def test_janus_events_become_server_samples_and_events(
     services: Services, new_app: Callable[[], tuple[str, str]]
 ) -> None:
     app_id, _ = new_app()
-    telemetry = JanusTelemetry(
-        services.writer,
-        lambda node, number: (app_id, "room-a") if (node, number) == (NODE, ROOM) else None,
-        max_age_s=3600,
-        max_skew_s=300,
-    )
+    telemetry = _telemetry(services, app_id, "room-a")
     pub, sub = opaque_id("alice", "s-alice"), opaque_id("carol", "s-carol")
     t0 = int(time.time() * 1e6) - 10_000_000
     videoroom = "janus.plugin.videoroom"
@@ -160,12 +165,7 @@ def test_stats_under_a_millisecond_apart_cost_nothing_else_in_the_batch(
     media test: the division raised, the whole batch was refused, and a leave event in it was
     lost. Now the second report is skipped, and the next one is measured from the first."""
     app_id, _ = new_app()
-    telemetry = JanusTelemetry(
-        services.writer,
-        lambda node, number: (app_id, "room-b") if (node, number) == (NODE, ROOM) else None,
-        max_age_s=3600,
-        max_skew_s=300,
-    )
+    telemetry = _telemetry(services, app_id, "room-b")
     pub = opaque_id("alice", "s-alice")
     t0 = int(time.time() * 1e6) - 10_000_000
     videoroom = "janus.plugin.videoroom"
