@@ -11,7 +11,7 @@ from callscope.collectors.decode import Decoded
 from callscope.collectors.outcomes import ItemProblem, Outcome, Reason
 from callscope.domain.samples import Direction, Sample, StreamKind
 from callscope.domain.tenancy import IngestScope
-from callscope.storage.dedupe import identity_hash, instant_keys
+from callscope.storage.dedupe import identity_hash, instant_key
 from callscope.storage.schema import SAMPLES
 from callscope.storage.writer import TableRows
 
@@ -78,7 +78,7 @@ def sample_rows(
     stored = (app_id, window.now_us // 1000)
     astuple = msgspec.structs.astuple
     known: dict[tuple[str, ...], int] = {}
-    identities, rows = [], []
+    keys, rows = [], []
     for s, ts in zip(kept, kept_ts, strict=True):
         # The sample is this request's own and not read after this, so its wire timestamp is
         # overwritten with the checked one: one tuple concatenation per row instead of two
@@ -89,6 +89,5 @@ def sample_rows(
         identity = known.get(series)
         if identity is None:
             identity = known[series] = identity_hash(app_id, *series)
-        identities.append(identity)
-    keys = instant_keys(identities, kept_ts)
+        keys.append(instant_key(identity, ts))
     return TableRows.encode(ROW_COLUMNS, rows, keys), checked.indexes, checked.problems

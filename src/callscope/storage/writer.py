@@ -331,7 +331,8 @@ class GroupCommitWriter:
         mine = commit.keys.setdefault(table, set())
         others = [(other, other.keys.get(table, set())) for other in self._running if other is not commit]
         # Nearly every request repeats nothing: whole-set tests in C rather than a Python loop
-        # per key (the loop was ~4 % of the event loop's GIL time at 1,024 clients, py-spy).
+        # per key. The loop held the GIL, which the event loop waits for, in 2.4 % of py-spy's
+        # samples at 1,024 clients; in-process this is 215-229 instead of 371-384 ns per key.
         fresh = set(keys)
         if (
             len(fresh) == len(keys)
