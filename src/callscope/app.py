@@ -35,7 +35,14 @@ from callscope.observability import Metrics
 from callscope.settings import Settings
 from callscope.storage.dedupe import RecentKeys, reload_recent_keys
 from callscope.storage.idempotency import IdempotencyLedger
-from callscope.storage.migrations import DURABLE_TABLES, migrate, set_fsync, set_retention
+from callscope.storage.migrations import (
+    DURABLE_TABLES,
+    INGEST_TABLES,
+    migrate,
+    set_fsync,
+    set_merge_base,
+    set_retention,
+)
 from callscope.storage.registry import open_backend
 from callscope.storage.tenancy import TenancyStore
 from callscope.storage.writer import GroupCommitWriter
@@ -58,6 +65,7 @@ def build_services(settings: Settings) -> Services:
         )
         set_retention(backend, "samples", "ts", settings.sample_retention_days)
         set_fsync(backend, enabled=settings.fsync, tables=(*DURABLE_TABLES, *rollups.TABLES))
+        set_merge_base(backend, (*INGEST_TABLES, *rollups.TABLES))
         abnormal_detection.ensure(backend, fsync=settings.fsync)
         metrics = Metrics()
         recent = RecentKeys(settings.dedupe_memory_keys)

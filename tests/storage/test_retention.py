@@ -1,8 +1,11 @@
-"""Retention tiers are the engine's TTLs, set from the settings at start-up."""
+"""Retention tiers are the engine's TTLs, set from the settings at start-up; so is the merge
+policy of the tables ingest writes."""
 
 from __future__ import annotations
 
+from callscope.analytics import rollups
 from callscope.app import Services
+from callscope.storage.migrations import INGEST_TABLES, MERGE_SELECTOR_BASE
 
 
 def _create_query(services: Services, table: str) -> str:
@@ -24,3 +27,8 @@ def test_samples_and_minutes_expire_after_their_configured_days(services: Servic
         in _create_query(services, "stream_minutes")
     )
     assert settings.sample_retention_days >= 14 and settings.minute_rollup_retention_days >= 31
+
+
+def test_every_table_ingest_writes_merges_less_eagerly(services: Services) -> None:
+    for table in (*INGEST_TABLES, *rollups.TABLES):
+        assert f"merge_selector_base = {MERGE_SELECTOR_BASE}" in _create_query(services, table), table
