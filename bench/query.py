@@ -53,7 +53,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import uvicorn
 
-from callscope.analytics import calls
+from callscope.analytics import calls, limits
 from callscope.analytics.timerange import TimeRange
 from callscope.api.deps import Services
 from callscope.app import build_services, create_app
@@ -475,11 +475,16 @@ def participants_case(target: tuple[calls.RoomInstance, TimeRange]) -> Case:
 def pick_targets(
     backend: StorageBackend, rng: random.Random, repeats: int
 ) -> tuple[list[dict[str, Any]], list[tuple[calls.RoomInstance, TimeRange]]]:
+    # Per-user series reach back at most 5 days (limits.PER_USER, as SparkRTC's), and the data
+    # spans 7: a stream older than that, less the 10 min a view may open early and an hour of
+    # slack for a long run, would be refused (it failed this benchmark's test now and then).
+    max_age_s = (limits.PER_USER.max_age_s or 0) - 600 - 3_600
     streams = backend.query(
         "SELECT room_id, session_id, kind, direction, peer_id, min(first_ts) AS first_ts "
         "FROM streams WHERE app_id = {app:String} "
-        "GROUP BY room_id, session_id, kind, direction, peer_id",
-        {"app": MAIN_APP},
+        "GROUP BY room_id, session_id, kind, direction, peer_id "
+        "HAVING first_ts >= now64(6) - toIntervalSecond({max_age_s:UInt32})",
+        {"app": MAIN_APP, "max_age_s": max_age_s},
     )
     span = backend.query(
         "SELECT min(ts) AS lo, max(ts) AS hi FROM events WHERE app_id = {app:String}", {"app": MAIN_APP}
@@ -584,7 +589,10 @@ def ensure_app(services: Services, app_id: str) -> str:
     return services.tenancy.create_key(app_id)
 
 
-def serve(services: Services, settings: Settings) -> uvicorn.Server:
+def serve(services: Services, settings: Settings) -> Callable[[], None]:
+    """Start the app in a thread; returns what stops it and waits for its shutdown, so the
+    background detector has stopped before the store closes (it logged failed passes on a
+    closed store otherwise)."""
     config = uvicorn.Config(
         create_app(settings, services),
         host="127.0.0.1",
@@ -593,13 +601,19 @@ def serve(services: Services, settings: Settings) -> uvicorn.Server:
         access_log=False,
     )
     server = uvicorn.Server(config)
-    threading.Thread(target=server.run, name="bench-server", daemon=True).start()
+    thread = threading.Thread(target=server.run, name="bench-server", daemon=True)
+    thread.start()
     deadline = time.monotonic() + 30
     while not server.started:
         if time.monotonic() > deadline:
             raise RuntimeError("server did not start")
         time.sleep(0.05)
-    return server
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+    return stop
 
 
 def main() -> None:
@@ -635,12 +649,12 @@ def main() -> None:
         for app_id in SIDE_APPS:
             ensure_app(services, app_id)
         services.auth.refresh()
-        server = serve(services, settings)
+        stop_server = serve(services, settings)
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{settings.port}", timeout=60) as client:
                 results = measure(services.backend, client, key, repeats, args.seed)
         finally:
-            server.should_exit = True
+            stop_server()
         print(f"{repeats} rounds, random targets, after {WARMUP_ROUNDS} warm-up rounds:")
         report(results)
     finally:
