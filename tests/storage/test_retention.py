@@ -1,5 +1,5 @@
-"""Retention tiers are the engine's TTLs, set from the settings at start-up; so is the merge
-policy of the tables ingest writes."""
+"""Retention tiers are the engine's TTLs, set from the settings at start-up. The merge policy of
+the tables ingest writes is set at start-up too (a constant, not a setting)."""
 
 from __future__ import annotations
 
