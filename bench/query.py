@@ -71,6 +71,7 @@ SPAN_S = 7 * 86_400
 PERIOD_S = 5  # one sample per stream every 5 s, as the browser SDK reports
 US = 1_000_000
 SERIES_SPAN_S = 3_600
+SERIES_LEAD_S = 600  # a series view opens up to this long before its stream
 PARTICIPANTS_SPAN_S = 86_400  # the range a UI lists room instances for, and asks participants with
 INSTANCE_WINDOWS = 6  # random 24 h ranges whose room instances are the participant-list targets
 INSERT_CHUNK_ROWS = 500_000
@@ -422,7 +423,9 @@ class Timings:
 
 def series_cases(stream: dict[str, Any], rng: random.Random) -> list[Case]:
     stream_start_ms = int(stream["first_ts"].timestamp() * 1000)
-    start_ms = stream_start_ms - rng.randint(0, 600) * 1000  # a 1 h view that opens before the stream
+    start_ms = (
+        stream_start_ms - rng.randint(0, SERIES_LEAD_S) * 1000
+    )  # a 1 h view that opens before the stream
     window = TimeRange(start_ms * 1000, (start_ms + SERIES_SPAN_S * 1000) * 1000)
     path = f"/v1/apps/{MAIN_APP}/rooms/{stream['room_id']}/sessions/{stream['session_id']}/series"
     cases = []
@@ -476,9 +479,9 @@ def pick_targets(
     backend: StorageBackend, rng: random.Random, repeats: int
 ) -> tuple[list[dict[str, Any]], list[tuple[calls.RoomInstance, TimeRange]]]:
     # Per-user series reach back at most 5 days (limits.PER_USER, as SparkRTC's), and the data
-    # spans 7: a stream older than that, less the 10 min a view may open early and an hour of
-    # slack for a long run, would be refused (it failed this benchmark's test now and then).
-    max_age_s = (limits.PER_USER.max_age_s or 0) - 600 - 3_600
+    # spans 7: a stream older than that, less how early a view may open and an hour of slack
+    # for a long run, would be refused (it failed this benchmark's test now and then).
+    max_age_s = (limits.PER_USER.max_age_s or 0) - SERIES_LEAD_S - 3_600
     streams = backend.query(
         "SELECT room_id, session_id, kind, direction, peer_id, min(first_ts) AS first_ts "
         "FROM streams WHERE app_id = {app:String} "

@@ -63,10 +63,12 @@ DURABLE_TABLES = ("samples", "events", "ingest_batches")
 def set_fsync(backend: StorageBackend, *, enabled: bool, tables: tuple[str, ...] = DURABLE_TABLES) -> None:
     """fsync is a table setting in ClickHouse; the `fsync` setting flips it on every durable table."""
     flag = int(enabled)
+    _modify_settings(backend, tables, f"fsync_after_insert = {flag}, fsync_part_directory = {flag}")
+
+
+def _modify_settings(backend: StorageBackend, tables: tuple[str, ...], assignments: str) -> None:
     for table in tables:
-        backend.command(
-            f"ALTER TABLE {table} MODIFY SETTING fsync_after_insert = {flag}, fsync_part_directory = {flag}"
-        )
+        backend.command(f"ALTER TABLE {table} MODIFY SETTING {assignments}")
 
 
 # Tables every ingest writes a part to, directly or through a materialized view. The rollup
@@ -84,8 +86,7 @@ MERGE_SELECTOR_BASE = 20
 
 def set_merge_base(backend: StorageBackend, tables: tuple[str, ...]) -> None:
     """Merge less eagerly on the tables ingest writes (see MERGE_SELECTOR_BASE)."""
-    for table in tables:
-        backend.command(f"ALTER TABLE {table} MODIFY SETTING merge_selector_base = {MERGE_SELECTOR_BASE}")
+    _modify_settings(backend, tables, f"merge_selector_base = {MERGE_SELECTOR_BASE}")
 
 
 def set_retention(backend: StorageBackend, table: str, time_column: str, days: int) -> None:
