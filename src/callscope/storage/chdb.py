@@ -28,6 +28,21 @@ _ENGINE_ERRORS = (RuntimeError, chdb.ChdbError)
 # per process and per path, shared by every backend object that opens that path.
 _held: dict[Path, list[int]] = {}  # path -> [fd, users]
 _held_guard = threading.Lock()
+# Every insert runs with these. The rollup views of `samples` run side by side rather than one
+# after another: a 30k-row commit took 175 instead of 187 ms, a 100k-row Arrow insert 175-177
+# vs 181-217 ms. And no JIT: the engine compiles an expression to machine code once it has seen
+# it three times, into a cache that lives as long as the process. The embedded engine's process
+# is ours, so every start (and every CLI run that writes) compiled the views' ~40 aggregates
+# again: ~50 ms of CPU per insert over the first ~14 inserts. Once compiled, 100k-row inserts
+# cost the same with and without it (docs/operations.md, session 9).
+_INSERT_SETTINGS = ", ".join(
+    (
+        "parallel_view_processing = 1",
+        "compile_expressions = 0",
+        "compile_aggregate_expressions = 0",
+        "compile_sort_description = 0",
+    )
+)
 
 
 class ChdbBackend(StorageBackend):
@@ -87,10 +102,8 @@ class ChdbBackend(StorageBackend):
     def insert_encoded(self, table: str, columns: Sequence[str], body: bytes, fmt: str) -> None:
         names = ", ".join(f"`{name}`" for name in columns)
         try:
-            # Table and column names come from storage.schema, never from a request. The rollup
-            # views of `samples` run side by side rather than one after another: a 30k-row
-            # commit took 175 instead of 187 ms, a 100k-row Arrow insert 175-177 vs 181-217 ms.
-            query = f"INSERT INTO `{table}` ({names}) SETTINGS parallel_view_processing = 1"
+            # Table and column names come from storage.schema, never from a request.
+            query = f"INSERT INTO `{table}` ({names}) SETTINGS {_INSERT_SETTINGS}"
             inserter = self._conn().send_insert(query, fmt)
             inserter.append(body)
             inserter.finish()
