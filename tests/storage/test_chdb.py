@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 # Six inserts through the rollup views, then how many functions the engine compiled meanwhile.
-# With its JIT on, the third insert of the same views compiles (9 functions on chDB 4.4).
+# With the JIT on for inserts, these six compiled 9 functions (chDB 4.4).
 _SCRIPT = """
 import sys, time
 import pyarrow as pa
