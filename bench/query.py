@@ -423,9 +423,8 @@ class Timings:
 
 def series_cases(stream: dict[str, Any], rng: random.Random) -> list[Case]:
     stream_start_ms = int(stream["first_ts"].timestamp() * 1000)
-    start_ms = (
-        stream_start_ms - rng.randint(0, SERIES_LEAD_S) * 1000
-    )  # a 1 h view that opens before the stream
+    # A 1 h view that opens up to SERIES_LEAD_S before the stream.
+    start_ms = stream_start_ms - rng.randint(0, SERIES_LEAD_S) * 1000
     window = TimeRange(start_ms * 1000, (start_ms + SERIES_SPAN_S * 1000) * 1000)
     path = f"/v1/apps/{MAIN_APP}/rooms/{stream['room_id']}/sessions/{stream['session_id']}/series"
     cases = []
