@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
+import secrets
 import time
-import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -14,6 +15,11 @@ from callscope.observability import request_id
 
 log = logging.getLogger("callscope.http")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Generated ids: 64 random bits per process, then a counter (32 hex digits in all). Unique like
+# uuid4, without its 16 bytes from the OS per request: that read releases the GIL, and getting
+# it back from the writer threads put uuid4 in 5 % of the event loop's py-spy samples under load.
+_ID_PREFIX = secrets.token_hex(8)
+_ID_COUNTER = itertools.count()
 
 
 class RequestContext:
@@ -25,7 +31,7 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         supplied = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        rid = supplied if _CLIENT_ID.match(supplied) else uuid.uuid4().hex
+        rid = supplied if _CLIENT_ID.match(supplied) else f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
         token = request_id.set(rid)
         started = time.perf_counter()
         status: dict[str, Any] = {"code": 500}

@@ -8,8 +8,9 @@ row at 10k-row inserts, 5.4 vs 3.4 at 50k (with the rollup views). Each request'
 encoded when it submits them (writer.TableRows says why), so a commit only joins the bodies.
 
 JSON cannot say two things our tables need, so the DDL (migration 0008) bridges them:
-- NaN ("not measured"): msgspec writes `null`; every float column has `DEFAULT nan`, and the
-  engine turns a null into the column default (`input_format_null_as_default`, on by default).
+- NaN ("not measured"): JSON has no NaN, so it is written as `null`; every float column has
+  `DEFAULT nan`, and the engine turns a null into the column default
+  (`input_format_null_as_default`, on by default).
 - A timestamp from an integer: the engine reads a JSON number as seconds, so each timestamp
   column `x` is filled from an EPHEMERAL Int64 column `x_epoch_<unit>` through its DEFAULT.
 Rows therefore carry timestamps as integer epoch time in their column's unit (µs for `ts`).
@@ -25,12 +26,12 @@ from functools import cache
 from typing import Any
 
 import msgspec
+import orjson
 import pyarrow as pa
 
 from callscope.storage.schema import LOW_CARDINALITY, WRITER_TABLES
 
 FORMAT = "JSONCompactEachRow"
-_ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder(list[list[Any]])
 
 
@@ -61,8 +62,12 @@ def input_columns(table: str, columns: tuple[str, ...]) -> tuple[str, ...]:
 
 def encode(rows: Sequence[Sequence[Any]]) -> bytes:
     """`[a, b], [c, d]`: JSONCompactEachRow accepts rows separated by commas, so one encode of
-    the whole list (C speed) without its outer brackets is the body."""
-    return _ENCODER.encode(rows)[1:-1]
+    the whole list (C speed) without its outer brackets is the body.
+
+    orjson, not msgspec (which decodes): it formats floats faster, and the few finite floats of
+    a sample were half of encoding its row. 100-sample rows: 367 vs 523 ns per row, the same
+    bytes (they differ only in exponents, `1e+22` vs `1e22`, which the engine reads alike)."""
+    return orjson.dumps(rows)[1:-1]
 
 
 def decode(body: bytes) -> list[list[Any]]:
