@@ -193,3 +193,38 @@ def test_stats_under_a_millisecond_apart_cost_nothing_else_in_the_batch(
     sql = "SELECT type, state FROM events WHERE app_id = {app:String} ORDER BY ts"
     events = _wait_rows(services, sql, {"app": app_id}, 2)
     assert [(e["type"], e["state"]) for e in events] == [("join", ""), ("connection_state", "connected")]
+
+
+def test_a_hangup_reported_after_its_handle_detached_is_still_stored(
+    services: Services, new_app: Callable[[], tuple[str, str]]
+) -> None:
+    """Janus reports a hangup from the handle's own loop, so it can follow the `detached`.
+    Seen in a media test: the late hangup was dropped as unplaced, and it left behind a handle
+    entry that nothing ever removed. The detached handle is now remembered for it."""
+    app_id, _ = new_app()
+    telemetry = _telemetry(services, app_id, "room-c")
+    pub = opaque_id("alice", "s-alice")
+    t0 = int(time.time() * 1e6) - 10_000_000
+    videoroom = "janus.plugin.videoroom"
+    joined = {"plugin": videoroom, "data": {"event": "joined", "room": ROOM, "id": 7, "display": "A"}}
+    report = _stats("1", "video", lost=0, packets_received=10, bytes_received=10_000)
+    batch = [
+        _ev(t0, 1, pub, 2, {"name": "attached", "plugin": videoroom}),
+        _ev(t0, 1, pub, 64, joined),
+        _ev(t0 + 1_000, 1, pub, 16, {"connection": "webrtcup"}, subtype=6),
+        _ev(t0 + 3_000_000, 1, pub, 2, {"name": "detached", "plugin": videoroom}),
+        _ev(t0 + 2_999_000, 1, pub, 16, {"connection": "hangup", "reason": "Close PC"}, subtype=6),
+        _ev(t0 + 3_000_500, 1, pub, 32, report, subtype=3),  # stats of media that is gone
+    ]
+    assert telemetry.accept(NODE, orjson.dumps(batch)) == len(batch)
+    assert telemetry.counts["unplaced"] == 0 and telemetry.counts["after_detach"] == 1
+    assert telemetry.live_sessions() == 0 and telemetry.tracked_handles() == 0
+
+    sql = "SELECT type, state, reason FROM events WHERE app_id = {app:String} ORDER BY ts"
+    events = _wait_rows(services, sql, {"app": app_id}, 4)
+    assert [(e["type"], e["state"], e["reason"]) for e in events] == [
+        ("join", "", ""),
+        ("connection_state", "connected", ""),
+        ("connection_state", "closed", "Close PC"),
+        ("leave", "", ""),
+    ]

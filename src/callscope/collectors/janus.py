@@ -12,7 +12,9 @@ What is read (design/media-plane.md §3; `type` is a bit mask):
   (subscriber: room and the feeds per mid), `leaving`/`unpublished`. The room number maps to the
   (app, room) Callscope placed there; the session's first handle in a room stores `join`, its last
   one `leave`.
-- 16/6 `webrtcup`, `hangup` → `connection_state` connected / closed.
+- 16/6 `webrtcup`, `hangup` → `connection_state` connected / closed. Janus reports a hangup from
+  the handle's own loop, so it can reach us after the handle's `detached`: the last
+  `DETACHED_KEPT` detached handles are remembered for these late events (and only for them).
 - 32/3 media stats per mid every `stats_period`: counters become deltas against the previous
   report of the same handle and mid, so the first report of a stream is its baseline.
   Publisher handles give the uplink (`lost` over `lost + packets-received`, `jitter-local`,
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +53,10 @@ log = logging.getLogger(__name__)
 RoomLookup = Callable[[str, int], tuple[str, str] | None]  # (node, Janus room) → (app, room)
 _KINDS = {"audio": StreamKind.AUDIO, "video": StreamKind.VIDEO}
 _PUBLISHER, _SUBSCRIBER = "publisher", "subscriber"
+# Detached handles remembered for their late connection-state events, oldest forgotten first. A
+# late event comes within milliseconds of its `detached` (about 10 ms in the media tests), so
+# this only has to outlast the handles detached in that time, even on a busy node.
+DETACHED_KEPT = 4096
 
 
 @dataclass
@@ -120,6 +126,7 @@ class JanusTelemetry:
         self._max_skew_s = max_skew_s
         self._clock = clock
         self._handles: dict[tuple[str, int], _Handle] = {}
+        self._detached: OrderedDict[tuple[str, int], _Handle] = OrderedDict()
         self._baselines: dict[tuple[str, int, str], _Counters] = {}
         self._feeds: dict[tuple[str, int, int], str] = {}  # (node, room, feed) → publisher's user
         self._present: dict[tuple[str, str, str, str], set[int]] = {}  # (node, app, room, session)
@@ -161,12 +168,17 @@ class JanusTelemetry:
                 batch.event(app_id, self._event(room_id, user, session, ts, EventType.LEAVE, reason=reason))
             del self._present[(n, app_id, room_id, session)]
         self._handles = {k: v for k, v in self._handles.items() if k[0] != node}
+        self._detached = OrderedDict((k, v) for k, v in self._detached.items() if k[0] != node)
         self._baselines = {k: v for k, v in self._baselines.items() if k[0] != node}
         self._feeds = {k: v for k, v in self._feeds.items() if k[0] != node}
         self._submit(batch)
 
     def live_sessions(self, node: str | None = None) -> int:
         return sum(1 for key in self._present if node is None or key[0] == node)
+
+    def tracked_handles(self) -> int:
+        """Handles held in memory: attached (or seen) and not detached since."""
+        return len(self._handles)
 
     # -- reading events ----------------------------------------------------------------------
 
@@ -179,7 +191,11 @@ class JanusTelemetry:
         if handle_id is None:
             return  # session, core and handle-less plugin events (`kicked`, `destroyed`)
         handle = self._handles.get((node, int(handle_id)))
+        if handle is None and (node, int(handle_id)) in self._detached:
+            self._late(self._detached[(node, int(handle_id))], ev, batch)
+            return
         if handle is None:
+            # Not seen attached (we started after it did): known from its first event on.
             handle = self._handles[(node, int(handle_id))] = _Handle(
                 node, int(ev.get("session_id") or 0), parse_opaque_id(ev.get("opaque_id"))
             )
@@ -196,20 +212,33 @@ class JanusTelemetry:
             reason = f"slow_link {body.get('slow_link', '')}: {lost} lost/s ({body.get('media', '')})"
             self._session_event(handle, ts_us, EventType.MEDIA_ERROR, batch, reason=reason)
         elif kind == 16 and ev.get("subtype") == 6:
-            state = {"webrtcup": "connected", "hangup": "closed"}.get(str(body.get("connection")))
-            if state is not None:
-                self._session_event(
-                    handle,
-                    ts_us,
-                    EventType.CONNECTION_STATE,
-                    batch,
-                    state=state,
-                    reason=body.get("reason", ""),
-                )
+            self._connection_state(handle, body, ts_us, batch)
+
+    def _late(self, handle: _Handle, ev: dict[str, Any], batch: _Batch) -> None:
+        """An event of a handle already detached: its connection state is placed; the rest
+        (stats, plugin events) describe media that is gone, and are counted and dropped."""
+        if ev.get("type") == 16 and ev.get("subtype") == 6 and handle.placed:
+            body = ev.get("event") or {}
+            self._connection_state(handle, body, int(ev.get("timestamp") or self._clock()), batch)
+        else:
+            self.counts["after_detach"] += 1
+
+    def _connection_state(self, handle: _Handle, body: dict[str, Any], ts_us: int, batch: _Batch) -> None:
+        state = {"webrtcup": "connected", "hangup": "closed"}.get(str(body.get("connection")))
+        if state is not None:
+            self._session_event(
+                handle,
+                ts_us,
+                EventType.CONNECTION_STATE,
+                batch,
+                state=state,
+                reason=body.get("reason", ""),
+            )
 
     def _handle_event(self, node: str, ev: dict[str, Any], handle_id: int, batch: _Batch) -> None:
         name = (ev.get("event") or {}).get("name")
         if name == "attached":
+            self._detached.pop((node, handle_id), None)
             self._handles[(node, handle_id)] = _Handle(
                 node, int(ev.get("session_id") or 0), parse_opaque_id(ev.get("opaque_id"))
             )
@@ -217,6 +246,9 @@ class JanusTelemetry:
             handle = self._handles.pop((node, handle_id), None)
             if handle is not None:
                 self._leave(handle, handle_id, int(ev.get("timestamp") or self._clock()), batch, "")
+                self._detached[(node, handle_id)] = handle
+                if len(self._detached) > DETACHED_KEPT:
+                    self._detached.popitem(last=False)
             for key in [k for k in self._baselines if k[:2] == (node, handle_id)]:
                 del self._baselines[key]
 
