@@ -14,6 +14,7 @@ from callscope.collectors.janus import JanusTelemetry
 from callscope.collectors.janus_tags import opaque_id, parse_opaque_id
 
 NODE, ROOM = "n1", 4242
+VIDEOROOM = "janus.plugin.videoroom"
 
 
 def _ev(t_us: int, handle: int, tag: str, kind: int, body: dict[str, Any], subtype: int | None = None) -> Any:
@@ -22,6 +23,15 @@ def _ev(t_us: int, handle: int, tag: str, kind: int, body: dict[str, Any], subty
     if subtype is not None:
         ev["subtype"] = subtype
     return ev
+
+
+def _publisher_joins(t_us: int, handle: int, tag: str) -> list[Any]:
+    """A publisher's handle attaching, then joining ROOM as feed 7."""
+    joined = {"plugin": VIDEOROOM, "data": {"event": "joined", "room": ROOM, "id": 7, "display": "A"}}
+    return [
+        _ev(t_us, handle, tag, 2, {"name": "attached", "plugin": VIDEOROOM}),
+        _ev(t_us, handle, tag, 64, joined),
+    ]
 
 
 def _stats(mid: str, media: str, **counters: int) -> dict[str, Any]:
@@ -69,21 +79,13 @@ def test_janus_events_become_server_samples_and_events(
     telemetry = _telemetry(services, app_id, "room-a")
     pub, sub = opaque_id("alice", "s-alice"), opaque_id("carol", "s-carol")
     t0 = int(time.time() * 1e6) - 10_000_000
-    videoroom = "janus.plugin.videoroom"
     batch = [
-        _ev(t0, 1, pub, 2, {"name": "attached", "plugin": videoroom}),
-        _ev(
-            t0,
-            1,
-            pub,
-            64,
-            {"plugin": videoroom, "data": {"event": "joined", "room": ROOM, "id": 7, "display": "A"}},
-        ),
+        *_publisher_joins(t0, 1, pub),
         _ev(t0 + 1, 1, pub, 16, {"connection": "webrtcup"}, subtype=6),
-        _ev(t0, 2, sub, 2, {"name": "attached", "plugin": videoroom}),
-        _ev(t0, 2, sub, 64, {"plugin": videoroom, "data": {"event": "subscribing", "room": ROOM, "feed": 7}}),
+        _ev(t0, 2, sub, 2, {"name": "attached", "plugin": VIDEOROOM}),
+        _ev(t0, 2, sub, 64, {"plugin": VIDEOROOM, "data": {"event": "subscribing", "room": ROOM, "feed": 7}}),
         # A handle in a room Callscope did not place is not stored.
-        _ev(t0, 3, "", 64, {"plugin": videoroom, "data": {"event": "joined", "room": 99, "id": 8}}),
+        _ev(t0, 3, "", 64, {"plugin": VIDEOROOM, "data": {"event": "joined", "room": 99, "id": 8}}),
     ]
     assert telemetry.accept(NODE, orjson.dumps(batch)) == len(batch)
     stats = []
@@ -168,10 +170,7 @@ def test_stats_under_a_millisecond_apart_cost_nothing_else_in_the_batch(
     telemetry = _telemetry(services, app_id, "room-b")
     pub = opaque_id("alice", "s-alice")
     t0 = int(time.time() * 1e6) - 10_000_000
-    videoroom = "janus.plugin.videoroom"
-    joined = {"plugin": videoroom, "data": {"event": "joined", "room": ROOM, "id": 7, "display": "A"}}
-    telemetry.accept(NODE, orjson.dumps([_ev(t0, 1, pub, 2, {"name": "attached", "plugin": videoroom})]))
-    telemetry.accept(NODE, orjson.dumps([_ev(t0, 1, pub, 64, joined)]))
+    telemetry.accept(NODE, orjson.dumps(_publisher_joins(t0, 1, pub)))
 
     def report(t_us: int, received: int) -> Any:
         counters = _stats("1", "video", lost=0, packets_received=received, bytes_received=received * 1000)
@@ -205,14 +204,11 @@ def test_a_hangup_reported_after_its_handle_detached_is_still_stored(
     telemetry = _telemetry(services, app_id, "room-c")
     pub = opaque_id("alice", "s-alice")
     t0 = int(time.time() * 1e6) - 10_000_000
-    videoroom = "janus.plugin.videoroom"
-    joined = {"plugin": videoroom, "data": {"event": "joined", "room": ROOM, "id": 7, "display": "A"}}
     report = _stats("1", "video", lost=0, packets_received=10, bytes_received=10_000)
     batch = [
-        _ev(t0, 1, pub, 2, {"name": "attached", "plugin": videoroom}),
-        _ev(t0, 1, pub, 64, joined),
+        *_publisher_joins(t0, 1, pub),
         _ev(t0 + 1_000, 1, pub, 16, {"connection": "webrtcup"}, subtype=6),
-        _ev(t0 + 3_000_000, 1, pub, 2, {"name": "detached", "plugin": videoroom}),
+        _ev(t0 + 3_000_000, 1, pub, 2, {"name": "detached", "plugin": VIDEOROOM}),
         _ev(t0 + 2_999_000, 1, pub, 16, {"connection": "hangup", "reason": "Close PC"}, subtype=6),
         _ev(t0 + 3_000_500, 1, pub, 32, report, subtype=3),  # stats of media that is gone
     ]
