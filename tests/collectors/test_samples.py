@@ -19,6 +19,8 @@ from callscope.collectors.checks import Window, check_records
 from callscope.collectors.decode import Decoded, decode_batch
 from callscope.domain.samples import Sample
 from callscope.domain.tenancy import IngestScope
+from callscope.storage import rows as rows_format
+from callscope.storage.dedupe import sample_key
 
 NOW_US = 1_790_000_000_000_000
 WINDOW = Window(NOW_US, max_age_s=86_400, max_skew_s=300)
@@ -155,3 +157,9 @@ def test_rows_are_the_same_whichever_checks_pass_them() -> None:
     assert fast_problems == [] and [p.index for p in slow_problems] == [20]
     assert fast_indexes == slow_indexes == list(range(20))
     assert (fast.body, fast.keys, fast.count) == (slow.body, slow.keys, slow.count)
+    # The keys are those a restart reloads from stored rows (storage/dedupe.py: sample_key), so
+    # a retry after a restart is still recognised.
+    stored = [dict(zip(fast.columns, row, strict=True)) for row in rows_format.decode(fast.body)]
+    series = ("room_id", "session_id", "kind", "direction", "peer_id", "stream_id", "source")
+    expected = [sample_key(app_id="app-1", ts_us=row["ts"], **{f: row[f] for f in series}) for row in stored]
+    assert fast.keys == expected
