@@ -99,8 +99,8 @@ def item_checks(batch: Decoded[Sample], scope: IngestScope) -> tuple[list[int], 
 
 def batch_checks(batch: Decoded[Sample], scope: IngestScope) -> list[int] | None:
     samples = [s for _, s in batch.items]
-    series = list(map(samples_module._SERIES_OF, samples))
-    return samples_module._batch_checked(samples, series, scope, WINDOW)
+    streams = set(map(samples_module._SERIES_OF, samples))
+    return samples_module._batch_checked(samples, streams, scope, WINDOW)
 
 
 def test_a_clean_batch_takes_the_batch_checks_with_the_item_checks_timestamps() -> None:

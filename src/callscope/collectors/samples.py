@@ -12,7 +12,7 @@ from callscope.collectors.decode import Decoded
 from callscope.collectors.outcomes import ItemProblem, Outcome, Reason
 from callscope.domain.samples import Direction, Sample, StreamKind
 from callscope.domain.tenancy import IngestScope
-from callscope.storage.dedupe import identity_hash, instant_keys
+from callscope.storage.dedupe import identity_hash, instant_key
 from callscope.storage.schema import SAMPLES
 from callscope.storage.writer import TableRows
 
@@ -75,7 +75,8 @@ def sample_rows(
     """Validated rows, the batch index of each row, and the problems found."""
     samples = [s for _, s in decoded.items]
     series = list(map(_SERIES_OF, samples))
-    ts_us = _batch_checked(samples, series, scope, window)
+    streams = set(series)
+    ts_us = _batch_checked(samples, streams, scope, window)
     if ts_us is not None:
         indexes, problems = [i for i, _ in decoded.items], list(decoded.problems)
     else:
@@ -89,6 +90,7 @@ def sample_rows(
         )
         samples, ts_us, indexes, problems = checked.records, checked.ts_us, checked.indexes, checked.problems
         series = list(map(_SERIES_OF, samples))
+        streams = set(series)
     # The samples are this request's own and not read after this, so each wire timestamp is
     # overwritten with the checked one: the row is then the struct's C-level tuple plus two
     # values, not a copy field by field.
@@ -96,13 +98,13 @@ def sample_rows(
         s.ts = ts
     stored = (app_id, window.now_us // 1000)
     rows = list(map(add, map(msgspec.structs.astuple, samples), repeat(stored)))
-    identity = {one: identity_hash(app_id, *one) for one in set(series)}
-    keys = instant_keys(map(identity.__getitem__, series), ts_us)
+    identity = {one: identity_hash(app_id, *one) for one in streams}
+    keys = list(map(instant_key, map(identity.__getitem__, series), ts_us))
     return TableRows.encode(ROW_COLUMNS, rows, keys), indexes, problems
 
 
 def _batch_checked(
-    samples: list[Sample], series: list[tuple[str, ...]], scope: IngestScope, window: Window
+    samples: list[Sample], streams: set[tuple[str, ...]], scope: IngestScope, window: Window
 ) -> list[int] | None:
     """The checked timestamps (µs) when every sample passes every check, else None.
 
@@ -114,7 +116,6 @@ def _batch_checked(
     ts_us = window_us_of_ms(list(map(_TS, samples)), window)
     if ts_us is None:
         return None
-    streams = set(series)
     users = set(map(_USER, samples))
     ids = {value for stream in streams for value in _STREAM_IDS(stream)}
     if not (ids_acceptable(ids | users) and in_scope(scope, (stream[0] for stream in streams), users)):

@@ -7,8 +7,6 @@ the same and are dropped before they reach the store, so rollups never count the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import xxhash
 
 from callscope.storage.base import StorageBackend
@@ -28,11 +26,6 @@ def identity_hash(*parts: str) -> int:
 def instant_key(identity: int, ts_us: int) -> int:
     """Key of one item of a series: distinct instants of one series never collide."""
     return identity ^ ((ts_us * _GOLDEN) & _MASK64)
-
-
-def instant_keys(identities: Iterable[int], ts_us: Iterable[int]) -> list[int]:
-    """`instant_key` of each pair, for a whole batch without a Python call per item."""
-    return [identity ^ ((ts * _GOLDEN) & _MASK64) for identity, ts in zip(identities, ts_us, strict=True)]
 
 
 def sample_key(
