@@ -1,9 +1,10 @@
 """The writer: group commit with acknowledged = durable.
 
-Requests queue their rows; a writer thread takes everything queued (up to `max_batch_rows`),
-drops items already stored (by key), writes one INSERT per table and only then resolves every
-request's future. Concurrent requests share a commit, so the per-insert cost (a part, the
-rollup views, an fsync: ~60-75 ms of engine CPU) is paid once per batch, not once per request.
+Requests queue their rows; a writer thread gathers them into one commit (up to `GATHER_ROWS`
+while they keep coming, see there), drops items already stored (by key), writes one INSERT per
+table and only then resolves every request's future. Concurrent requests share a commit, so the
+per-insert cost (a part, the rollup views, an fsync: ~70-100 ms of engine CPU) is paid once per
+batch, not once per request.
 A bounded queue turns overload into a clear 429 instead of unbounded memory.
 
 Several writer threads commit at once (setting `writer_threads`): one INSERT runs largely on
@@ -99,15 +100,23 @@ class _Commit:
 _Merged = dict[tuple[str, tuple[str, ...]], tuple[list[bytes], list[int]]]
 
 _STOP = object()
-# A second concurrent commit starts only with this many rows; smaller batches wait for the
-# running commit, checking every _GATHER_POLL_S. Each commit costs ~100 ms of engine CPU whatever
-# its size (~26 ms for the samples part and its fsync, the rest for the rollup views), so this
-# sets how thinly that spreads. 1,024-client bench, paired runs: 20k -> 40k rows cut server CPU
-# from 24.6/21.2 to 21.7/18.4 µs/sample and raised samples/s 5-7 %; 60k was no better than 40k.
-CONCURRENT_MIN_ROWS = 40_000
+# A commit gathers requests up to this many rows: while another commit runs (a second concurrent
+# commit starts only once it has them) and, when none runs, for as long as requests keep coming.
+# Each commit costs ~70-100 ms of engine CPU whatever its size (the rollup views' planning, the
+# parts and their fsyncs), so this sets how thinly that spreads. 1,024-client bench, paired runs:
+# 20k -> 40k rows cut server CPU from 24.6/21.2 to 21.7/18.4 µs/sample and raised samples/s
+# 5-7 %; 60k was no better than 40k.
+GATHER_ROWS = 40_000
 _GATHER_POLL_S = 0.005
-# ... and for at most this long (commits under load take ~0.3-0.4 s), so a batch never waits on
-# another commit without bound.
+# With no other commit running, gathering stops at the first gap this long between requests: an
+# idle server commits a lone request after this, while under load (~1,000 requests/s arriving)
+# a commit fills up. Before this rule, such a commit took only what was queued at its start:
+# commits were "arrival rate × the other commit's duration", ~20-26 k rows at 1,024 clients.
+# With it: 34-37 k rows, server CPU 12.1-12.3 instead of 14.0-17.5 µs/sample, 125-128 k
+# instead of 100-124 k samples/s (three alternating pairs).
+_QUIET_GAP_S = 0.005
+# ... and for at most this long (commits under load take ~0.2-0.4 s), so a batch never waits on
+# another commit, or a steady trickle, without bound.
 _GATHER_MAX_S = 1.0
 
 
@@ -137,6 +146,7 @@ class GroupCommitWriter:
         self._queued_rows = 0
         self._queued_lock = threading.Lock()
         self._active = 0  # commits running now
+        self._gather_lock = threading.Lock()  # held by the one thread gathering the next commit
         self._claims_lock = threading.Lock()
         self._running: list[_Commit] = []  # commits between claiming their keys and releasing them
         self._threads = [
@@ -190,38 +200,19 @@ class GroupCommitWriter:
     def _run(self) -> None:
         stopping = False
         while not stopping:
-            first = self._queue.get()
-            if first is _STOP:
-                return
-            assert isinstance(first, _Request)
-            batch, rows = [first], first.rows
-            # Each commit has a fixed engine cost (~75 ms of CPU measured with the rollup views),
-            # so under load it pays to wait briefly for more rows; an idle server commits a lone
-            # request at once. While another commit runs, this one starts early only with enough
-            # rows to be worth a second fixed cost; otherwise it gathers until that one is done.
-            started = time.monotonic()
-            deadline = started + self._linger_s
-            while rows < self._max_batch_rows:
-                gathering = (
-                    self._active > 0
-                    and rows < CONCURRENT_MIN_ROWS
-                    and time.monotonic() - started < _GATHER_MAX_S
-                )
-                wait_s = max(deadline - time.monotonic(), _GATHER_POLL_S if gathering else 0.0)
-                try:
-                    item = self._queue.get(timeout=wait_s) if wait_s > 0 else self._queue.get_nowait()
-                except queue.Empty:
-                    if gathering:
-                        continue
-                    break
-                if item is _STOP:
-                    stopping = True
-                    break
-                assert isinstance(item, _Request)
-                batch.append(item)
-                rows += item.rows
-            with self._queued_lock:
-                self._active += 1
+            # One thread gathers at a time, and its commit counts as running before the next one
+            # may gather. Without this, a thread back from its commit found no other commit
+            # running (the other thread was gathering, not committing), took the few requests
+            # queued and committed them at once: under load every other commit held ~1,200 rows
+            # and paid the whole fixed cost (a per-commit trace of the 1,024-client bench showed
+            # 40 k and 1.2 k rows alternating).
+            with self._gather_lock:
+                gathered = self._gather()
+                if gathered is None:
+                    return
+                batch, rows, stopping = gathered
+                with self._queued_lock:
+                    self._active += 1
             try:
                 self._commit(batch, rows)
             except Exception as exc:  # noqa: BLE001 - the writer thread must survive anything
@@ -230,6 +221,37 @@ class GroupCommitWriter:
             finally:
                 with self._queued_lock:
                     self._active -= 1
+
+    def _gather(self) -> tuple[list[_Request], int, bool] | None:
+        """The next commit's requests, their rows, and whether a stop came after them (None: a
+        stop with nothing before it)."""
+        first = self._queue.get()
+        if first is _STOP:
+            return None
+        assert isinstance(first, _Request)
+        batch, rows = [first], first.rows
+        started = time.monotonic()
+        deadline = started + self._linger_s
+        while rows < self._max_batch_rows:
+            now = time.monotonic()
+            filling = rows < GATHER_ROWS and now - started < _GATHER_MAX_S
+            waiting_for_other = filling and self._active > 0
+            if waiting_for_other:
+                wait_s = _GATHER_POLL_S
+            else:
+                wait_s = max(deadline - now, _QUIET_GAP_S if filling else 0.0)
+            try:
+                item = self._queue.get(timeout=wait_s) if wait_s > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                if waiting_for_other:
+                    continue
+                break
+            if item is _STOP:
+                return batch, rows, True
+            assert isinstance(item, _Request)
+            batch.append(item)
+            rows += item.rows
+        return batch, rows, False
 
     def _fail(self, batch: list[_Request], rows: int, error: StoreError) -> None:
         with self._queued_lock:
@@ -262,8 +284,15 @@ class GroupCommitWriter:
         with self._queued_lock:
             self._queued_rows -= rows
             self._metrics.queue_rows.set(self._queued_rows)
-        self._metrics.commit_seconds.observe(time.perf_counter() - started)
+        elapsed_s = time.perf_counter() - started
+        self._metrics.commit_seconds.observe(elapsed_s)
         self._metrics.commit_requests.observe(len(batch))
+        # Commit sizes and timing under load are what set the engine's cost per row (see
+        # GATHER_ROWS); at DEBUG each commit says what it held.
+        log.debug(
+            "group commit",
+            extra={"rows": rows, "requests": len(batch), "commit_ms": round(elapsed_s * 1000, 1)},
+        )
         for request, result, wait in zip(batch, results, waits, strict=True):
             # Those commits claimed their keys before this one did, so they never wait on it.
             lost = [table for other, table in wait if not (other.done.wait() and table in other.stored)]
