@@ -157,9 +157,12 @@ def _call(
     # Mute from the page's button: Janus stops relaying the mic, alice is told, and back.
     page.page.click("#mic")
     _wait("alice is told of the mute", lambda: _seen(media, alice, "muted", user="chrome", muted=True), 5)
-    assert page.page.text_content("#mic") == "Unmute mic"
+    # The button changes when the server's echo reaches the page, which may come after alice's
+    # copy of the event: wait for it rather than read it once.
+    page.wait("document.querySelector('#mic').textContent === 'Unmute mic'", 5000)
     page.page.click("#mic")
     _wait("alice is told of the unmute", lambda: _seen(media, alice, "muted", user="chrome", muted=False), 5)
+    page.wait("document.querySelector('#mic').textContent === 'Mute mic'", 5000)
 
     # Screen share: its own feed, which alice receives; the SDK reports it as kind screen.
     page.evaluate("demo.room.shareScreen().then(() => null)")
