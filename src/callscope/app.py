@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from callscope import __version__, web
 from callscope.analytics import abnormal as abnormal_detection
@@ -20,7 +20,7 @@ from callscope.api import errors as api_errors
 from callscope.api import ops
 from callscope.api.auth import Authenticator
 from callscope.api.deps import Services
-from callscope.api.middleware import RequestContext
+from callscope.api.middleware import RequestContext, add_cors
 from callscope.api.native import abnormal, admin, apps, calls, ingest, janus, metrics, rooms, signal
 from callscope.api.native.streaming import router as streaming_router
 from callscope.api.tokens import IngestTokens
@@ -153,6 +153,13 @@ async def _answers(url: str) -> bool:
             return False
 
 
+class _CallscopeApp(FastAPI):
+    """FastAPI with the ingest lane (api/native/ingest.py) ahead of its whole middleware stack."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return ingest.IngestLane(super().build_middleware_stack(), lambda: self.state.services)
+
+
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     """The ASGI app. Services are built on start-up unless given (tests share one store)."""
 
@@ -195,7 +202,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             if owned:
                 app.state.services.close()
 
-    app = FastAPI(
+    app = _CallscopeApp(
         title="Callscope",
         version=__version__,
         summary="Real-time communication quality: ingest, store and query.",
@@ -221,22 +228,6 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     ):
         app.include_router(router)
     app.mount("/sdk", StaticFiles(directory=Path(web.__file__).parent / "static" / "sdk"), name="sdk")
-    app.add_middleware(ingest.IngestLane)  # added first: the innermost, inside CORS and request ids
-    # Browsers report from the customer's own origin. Credentials are bearer tokens, never
-    # cookies, so allowing any origin exposes nothing a token holder could not do anyway.
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=["*"],
-        allow_methods=["GET", "POST", "OPTIONS"],
-        allow_headers=[
-            "Authorization",
-            "Content-Type",
-            "Content-Encoding",
-            "Idempotency-Key",
-            "X-Request-ID",
-        ],
-        expose_headers=["X-Request-ID", "Retry-After"],
-        max_age=3600,
-    )
+    add_cors(app)
     app.add_middleware(RequestContext)
     return app

@@ -242,22 +242,41 @@ def test_connection_state_needs_a_known_state(client: httpx.Client, app_creds: t
     assert result["accepted"] == 1 and result["items"][0]["field"] == "state"
 
 
-def test_ingest_lane_keeps_what_the_router_gave_cors_errors_and_fallback(
-    client: httpx.Client, app_creds: tuple[str, str]
+def _cors(response: httpx.Response) -> dict[str, str]:
+    return {k: v for k, v in response.headers.items() if k.startswith("access-control-") or k == "vary"}
+
+
+def test_ingest_lane_keeps_what_the_middleware_gave_cors_ids_errors_and_fallback(
+    client: httpx.Client, services: Services, app_creds: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Ingest is served by `IngestLane`, not FastAPI's router: the wrapping middleware still
-    applies (CORS for browsers, request ids), errors keep the problem shape, and a path the lane
-    does not know still reaches the router."""
+    """Ingest is served by `IngestLane`, ahead of FastAPI's router and every middleware: it adds
+    the CORS headers CORSMiddleware adds to other routes (browsers post from any origin), request
+    ids, the problem shape for errors and a 500 for the unexpected; a path the lane does not
+    know still reaches the router."""
+    app_id, key = app_creds
     origin = {"Origin": "https://customer.example"}
-    ok = post(client, app_creds[1], "samples", [sample()], **origin)
+    ok = post(client, key, "samples", [sample()], **origin)
     assert ok.status_code == 200
     assert ok.headers["access-control-allow-origin"] == "*"
     assert "x-request-id" in ok.headers["access-control-expose-headers"].lower()
     assert len(ok.headers["x-request-id"]) == 32
+    # The same CORS headers as CORSMiddleware gives a route behind it, with and without Origin.
+    for extra in (origin, {}):
+        routed = client.post(f"/v1/apps/{app_id}/ingest-tokens", json={}, headers={**bearer("x"), **extra})
+        assert routed.status_code == 401
+        assert _cors(post(client, key, "samples", [sample()], **extra)) == _cors(routed), extra
     denied = post(client, "not-a-key", "samples", [sample()], **origin)
     assert denied.status_code == 401 and denied.headers["www-authenticate"] == "Bearer"
     assert denied.headers["content-type"] == "application/problem+json"
     assert denied.json()["code"] == "unauthorized" and denied.headers["access-control-allow-origin"] == "*"
-    unknown = post(client, app_creds[1], "bogus", [sample()])
+    unknown = post(client, key, "bogus", [sample()])
     assert unknown.status_code == 422 and unknown.json()["code"] == "unprocessable"
     assert "samples" in unknown.json()["detail"]
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug in the pipeline")
+
+    monkeypatch.setattr(services.pipeline, "ingest", broken)
+    failed = post(client, key, "samples", [sample()], **origin, **{"X-Request-ID": "bug-1"})
+    assert failed.status_code == 500 and failed.json()["code"] == "internal_error"
+    assert failed.headers["x-request-id"] == "bug-1" and failed.headers["access-control-allow-origin"] == "*"

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from starlette.requests import ClientDisconnect
+from starlette.types import Receive
 
 from callscope.api.auth import Authenticator
 from callscope.api.tokens import IngestTokens
@@ -69,18 +71,36 @@ AdminDep = Annotated[None, Depends(_admin)]
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing more than `limit` bytes (after gzip decoding, if any)."""
-    too_large = PayloadTooLarge(f"request body exceeds the limit of {limit} bytes", limit_bytes=limit)
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
+    headers = request.headers
+    return await receive_body(
+        request.receive,
+        limit,
+        content_length=headers.get("content-length"),
+        content_encoding=headers.get("content-encoding"),
+    )
+
+
+async def receive_body(
+    receive: Receive, limit: int, *, content_length: str | None, content_encoding: str | None
+) -> bytes:
+    """The body of an ASGI request from its `receive` channel: `read_body` for code that has
+    the raw ASGI request and not a Starlette one (api/native/ingest.py's IngestLane)."""
+    if content_length is not None and content_length.isdigit() and int(content_length) > limit:
+        raise _too_large(limit)
     chunks, size = [], 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect  # as Starlette's `Request.stream()` does
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise too_large
+            raise _too_large(limit)
         chunks.append(chunk)
-    body = b"".join(chunks)
-    encoding = request.headers.get("content-encoding", "identity").lower()
+        if not message.get("more_body", False):
+            break
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    encoding = (content_encoding or "identity").lower()
     if encoding == "gzip":
         inflater = zlib.decompressobj(wbits=31)
         try:
@@ -88,7 +108,11 @@ async def read_body(request: Request, limit: int) -> bytes:
         except zlib.error as exc:
             raise BadRequest(f"body is not valid gzip: {exc}") from exc
         if len(body) > limit or inflater.unconsumed_tail:
-            raise too_large
+            raise _too_large(limit)
     elif encoding != "identity":
         raise BadRequest(f"Content-Encoding {encoding!r} is not supported (use gzip or none)")
     return body
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"request body exceeds the limit of {limit} bytes", limit_bytes=limit)

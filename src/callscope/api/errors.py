@@ -68,6 +68,11 @@ async def _http_error(request: Request, exc: Exception) -> JSONBytes:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONBytes:
+    return unexpected_problem()
+
+
+def unexpected_problem() -> JSONBytes:
+    """How an exception nothing expected is answered; call it while handling that exception."""
     log.exception("unhandled error")
     return problem(500, "internal_error", "internal error; the request id is in the logs")
 
