@@ -66,8 +66,9 @@ async def _answer(
     services: Services, endpoint: Endpoint, scope: Scope, headers: _Headers, receive: Receive
 ) -> JSONBytes:
     # Authentication comes first, before the body is read: an unauthenticated caller learns nothing.
-    # The peer address is the proxy-resolved one (uvicorn trusts X-Forwarded-For only from
-    # CALLSCOPE's configured proxies), used for browsers' join events only (see IngestScope).
+    # The peer address is the proxy-resolved one (uvicorn believes X-Forwarded-For only from the
+    # proxies in FORWARDED_ALLOW_IPS, loopback by default: docs/streaming.md), used for browsers'
+    # join events only (see IngestScope).
     client_ip = scope["client"][0] if scope.get("client") else ""
     ingest_scope = services.auth.ingest_scope(headers.get(b"authorization"), client_ip)
     idempotency_key = headers.get(b"idempotency-key")
