@@ -190,17 +190,17 @@ class JanusTelemetry:
             return
         if handle_id is None:
             return  # session, core and handle-less plugin events (`kicked`, `destroyed`)
-        handle = self._handles.get((node, int(handle_id)))
-        if handle is None and (node, int(handle_id)) in self._detached:
-            self._late(self._detached[(node, int(handle_id))], ev, batch)
-            return
-        if handle is None:
-            # Not seen attached (we started after it did): known from its first event on.
-            handle = self._handles[(node, int(handle_id))] = _Handle(
-                node, int(ev.get("session_id") or 0), parse_opaque_id(ev.get("opaque_id"))
-            )
+        key = (node, int(handle_id))
         body = ev.get("event") or {}
         ts_us = int(ev.get("timestamp") or self._clock())
+        handle = self._handles.get(key)
+        if handle is None:
+            detached = self._detached.get(key)
+            if detached is not None:
+                self._late(detached, ev, body, ts_us, batch)
+                return
+            # Not seen attached (we started after it did): known from its first event on.
+            handle = self._handles[key] = _new_handle(node, ev)
         if kind == 64 and ev.get("event", {}).get("plugin") == "janus.plugin.videoroom":
             self._plugin_event(handle, int(handle_id), body.get("data") or {}, ts_us, batch)
         elif not handle.placed:
@@ -214,12 +214,13 @@ class JanusTelemetry:
         elif kind == 16 and ev.get("subtype") == 6:
             self._connection_state(handle, body, ts_us, batch)
 
-    def _late(self, handle: _Handle, ev: dict[str, Any], batch: _Batch) -> None:
+    def _late(
+        self, handle: _Handle, ev: dict[str, Any], body: dict[str, Any], ts_us: int, batch: _Batch
+    ) -> None:
         """An event of a handle already detached: its connection state is placed; the rest
         (stats, plugin events) describe media that is gone, and are counted and dropped."""
         if ev.get("type") == 16 and ev.get("subtype") == 6 and handle.placed:
-            body = ev.get("event") or {}
-            self._connection_state(handle, body, int(ev.get("timestamp") or self._clock()), batch)
+            self._connection_state(handle, body, ts_us, batch)
         else:
             self.counts["after_detach"] += 1
 
@@ -239,9 +240,7 @@ class JanusTelemetry:
         name = (ev.get("event") or {}).get("name")
         if name == "attached":
             self._detached.pop((node, handle_id), None)
-            self._handles[(node, handle_id)] = _Handle(
-                node, int(ev.get("session_id") or 0), parse_opaque_id(ev.get("opaque_id"))
-            )
+            self._handles[(node, handle_id)] = _new_handle(node, ev)
         elif name == "detached":
             handle = self._handles.pop((node, handle_id), None)
             if handle is not None:
@@ -454,3 +453,8 @@ class JanusTelemetry:
                 log.warning("janus telemetry not stored", extra={"rows": rows, "error": str(f.exception())})
 
         future.add_done_callback(done)
+
+
+def _new_handle(node: str, ev: dict[str, Any]) -> _Handle:
+    """A handle as its first event (`attached`, or any when we missed that) describes it."""
+    return _Handle(node, int(ev.get("session_id") or 0), parse_opaque_id(ev.get("opaque_id")))
