@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import queue
-import sys
+import asyncio
 import threading
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -354,38 +353,65 @@ def test_a_request_whose_caller_went_away_does_not_fail_the_rest_of_its_commit(
     assert count(backend) == 2 and writer.queued_rows == 0
 
 
-def test_a_writer_thread_waiting_with_a_timeout_survives_another_taking_its_item(
-    backend: StorageBackend,
-) -> None:
-    """The schedule that stalled a writer thread forever on Python 3.11's SimpleQueue.
+async def test_a_commit_wakes_the_event_loop_once_for_all_of_its_waiters(backend: StorageBackend) -> None:
+    """`write` answers a loop's requests with one call into it per commit, not one per request
+    (each such call takes the GIL from the loop)."""
+    held = HeldFirstInsert(backend, fail=False)
+    writer = make_writer(held, Metrics())
+    writer.start()
+    loop = asyncio.get_running_loop()
+    calls = []
+    original = loop.call_soon_threadsafe
 
-    Thread A waits in get(timeout); an item arrives and wakes it, but the GIL is held past A's
-    deadline, and another consumer takes the item first. SimpleQueue then retries with a
-    negative timeout, which means "wait forever". The writer's queue must report Empty instead.
-    """
-    writer_queue = make_writer(backend, Metrics(), threads=2)._queue
-    outcome: list[str] = []
+    def counting(callback: Any, *args: Any, **kwargs: Any) -> asyncio.Handle:
+        calls.append(callback)
+        return original(callback, *args, **kwargs)
 
-    def waiter() -> None:
-        try:
-            writer_queue.get(timeout=0.1)
-            outcome.append("item")
-        except queue.Empty:
-            outcome.append("empty")
-
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1.0)  # A cannot take the GIL back from the busy thread below
+    first = writer.write({"ingest_batches": batch_rows([0])})
+    assert await asyncio.to_thread(held.entered.wait, 30)
+    loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
     try:
-        thread = threading.Thread(target=waiter, daemon=True)
-        thread.start()
-        threading.Event().wait(0.05)  # A is now blocked in get(timeout) without the GIL
-        writer_queue.put("item")
-        busy_until = time.perf_counter() + 0.15  # keep the GIL past A's deadline
-        while time.perf_counter() < busy_until:
-            pass
-        assert writer_queue.get_nowait() == "item"  # the other consumer wins the item
+        # While the first commit is held, these queue up and are committed together after it.
+        waiting = [writer.write({"ingest_batches": batch_rows([key])}) for key in range(1, 51)]
+        gone = writer.write({"ingest_batches": batch_rows([99])})
+        gone.cancel()  # its caller went away: the rest of its commit is answered all the same
+        held.release.set()
+        results = await asyncio.wait_for(asyncio.gather(first, *waiting), 30)
     finally:
-        sys.setswitchinterval(interval)
-    thread.join(5)
-    assert not thread.is_alive(), "a writer thread is stuck in get(timeout) with nothing to wait for"
-    assert outcome == ["empty"]
+        loop.call_soon_threadsafe = original  # type: ignore[method-assign]
+        await asyncio.to_thread(writer.stop)
+    assert all(result.duplicates == {} for result in results)
+    assert count(backend) == 52  # the cancelled request's rows were queued, so they are stored
+    assert len(calls) == 2  # two commits: one call each, for 1 and for 51 requests
+
+
+def test_a_gathering_thread_is_not_woken_for_every_request(
+    backend: StorageBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the next commit waits for the running one, arriving requests do not wake its
+    thread (each wake-up takes the GIL from the event loop); only enough rows, or that commit's
+    end, do."""
+    monkeypatch.setattr(writer_module, "_GATHER_MAX_S", 30.0)
+    held = HeldFirstInsert(backend, fail=False)
+    writer = make_writer(held, Metrics(), threads=2)
+    wakes = []
+
+    class Counting(threading.Condition):
+        def wait(self, timeout: float | None = None) -> bool:
+            woken = super().wait(timeout)
+            wakes.append(threading.current_thread().name)
+            return woken
+
+    writer._state = Counting(threading.Lock())  # noqa: SLF001 - what the test is about
+    writer.start()
+    first = writer.submit({"ingest_batches": batch_rows([0])})
+    assert held.entered.wait(30)
+    for key in range(1, 201):  # spaced, as requests under load are: time to wake in between
+        writer.submit({"ingest_batches": batch_rows([key])})
+        threading.Event().wait(0.002)
+    woken_while_held = len(wakes)
+    held.release.set()
+    first.result(timeout=30)
+    writer.stop()
+    assert count(backend) == 201
+    assert woken_while_held <= 3  # the first request's arrival, at most: not one per request

@@ -101,7 +101,7 @@ class IngestPipeline:
                 )
                 # Acknowledged only once the key is durable too, so any retry after our answer
                 # is recognised; a crash before this leaves only rows the item keys catch.
-                await asyncio.wrap_future(self._writer.submit({"ingest_batches": record}))
+                await self._writer.write({"ingest_batches": record})
             done.set_result(summary)
             return summary
         except BaseException as exc:
@@ -122,13 +122,13 @@ class IngestPipeline:
             prepared.on_commit()
             return summary
         try:
-            future = self._writer.submit({prepared.table: prepared.rows})
+            written = self._writer.write({prepared.table: prepared.rows})
         except Backpressure as exc:
             self._metrics.rejected_requests.labels("queue_full").inc()
             self._metrics.ingest_items.labels(endpoint.value, "rate_limited", "").inc(prepared.total)
             exc.extra["rate_limited"] = prepared.total
             raise
-        result = await asyncio.wrap_future(future)
+        result = await written
         prepared.on_commit()
         if prepared.row_items is not None:
             for row_index in result.duplicates.get(prepared.table, []):
