@@ -9,6 +9,7 @@ compare the two on each.
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Any
 
@@ -54,6 +55,11 @@ FAULTS: list[dict[str, Any]] = [
     {"ts": OLDEST_MS - 0.0004},  # rounds onto the bound
     {"ts": NEWEST_MS + 0.0006},  # rounds past it
     {"ts": float(NOW_MS) - 0.5},  # a float in the window
+    # Whole ms (what the SDK sends: every other sample here is whole too) on and past the bounds.
+    {"ts": math.ceil(OLDEST_MS)},
+    {"ts": math.ceil(OLDEST_MS) - 1},
+    {"ts": math.floor(NEWEST_MS)},
+    {"ts": math.floor(NEWEST_MS) + 1},
     {"ts": "2026-09-21T13:06:40Z"},  # RFC 3339: the item checks convert it
     {"ts": "2026-09-21T13:06:40"},  # no offset
     {"ts": 1e300},

