@@ -2,16 +2,20 @@
 
 Run: .venv/bin/python bench/ingest.py [--samples 1000000] [--reports 60000] [--clients 1024] [--batch 100]
 
-Phase 1 starts `callscope serve` in its own process on loopback and drives it with a minimal
-HTTP/1.1 client (pre-encoded bodies over keep-alive connections, so the client spends little of
-the machine's two cores): normalized samples to /v1/ingest/samples. Phase 2 posts raw
-Chromium-shaped getStats() reports to /v1/ingest/webrtc (built from the real fixture, see
-`webrtc_bodies`). Phase 3 stops the server, opens the same store in this process and
-bulk-inserts the same number of rows with the engine's fastest path (Arrow, as many concurrent
-inserts as the server has writer threads), once the merges phases 1-2 left have finished;
-three times (`--raw-runs`), the ratio taking their median. Prints all and the ratio.
-Phase 4 repeats phase 1 on a fresh server with rollups and abnormal-event detection off, and
-prints what they cost ingest (issue: no more than 25 % fewer samples/s).
+Each round (`--rounds`, 3) measures three things back to back, so that all three see the
+machine at the same speed (on this shared 2-core machine, identical runs a minute apart moved
+by up to 30 %):
+1. HTTP: `callscope serve` in its own process on loopback, driven by a minimal HTTP/1.1 client
+   (pre-encoded bodies over keep-alive connections, so the client spends little of the
+   machine's two cores): normalized samples to /v1/ingest/samples.
+2. Raw: the server stopped, this process opens the same store and bulk-inserts as many rows
+   with the engine's fastest path (Arrow, as many concurrent inserts as the server has writer
+   threads), once the merges the HTTP phase left have finished.
+3. HTTP again on a fresh server with rollups and abnormal-event detection off: what they cost
+   ingest (issue: no more than 25 % fewer samples/s).
+The first round also posts raw Chromium-shaped getStats() reports to /v1/ingest/webrtc (built
+from the real fixture, see `webrtc_bodies`). Every round's numbers are printed, then their
+medians: the ratio printed last is the median of the rounds' ratios.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -282,9 +287,12 @@ def describe_commits(before: tuple[float, float, float], after: tuple[float, flo
     return f"{commits:,.0f} group commits, {rows / max(commits, 1):,.0f} rows and {each_ms:,.0f} ms each"
 
 
-def samples_phase(port: int, pid: int, args: argparse.Namespace, start_ms: int) -> tuple[float, str]:
-    """Warm up, then post `args.samples` samples; returns samples/s and the printed details."""
-    key = create_app(port, "bench")["api_key"]
+def samples_phase(
+    port: int, pid: int, args: argparse.Namespace, start_ms: int, app: str = "bench"
+) -> tuple[float, str]:
+    """Warm up, then post `args.samples` samples into a new app; returns samples/s and the
+    printed details."""
+    key = create_app(port, app)["api_key"]
     asyncio.run(drive(port, key, build_bodies(20_000, args.batch, start_ms - 1_000_000), args.clients))
     bodies = build_bodies(args.samples, args.batch, start_ms)
     cpu_before, commits_before = cpu_s(pid), commit_totals(port)
@@ -404,6 +412,46 @@ def raw_insert(store: Path, rows: int, batch_rows: int, inserters: int, run: int
     return stored / elapsed, waited_s
 
 
+@dataclass
+class Reports:
+    """What the getStats phase measured; its stored samples are counted once the server stops."""
+
+    app_id: str
+    accepted: int
+    seconds: float
+    detail: str
+    cpu: str
+
+
+def webrtc_phase(port: int, pid: int, args: argparse.Namespace, start_ms: int) -> Reports:
+    """Post `args.reports` getStats() reports, each connection's sessions in order."""
+    webrtc_app = create_app(port, "bench-webrtc")
+    template = sfu_report_template()
+    sessions = max(args.clients, args.reports // len(template))
+    rounds = webrtc_bodies(template, sessions, args.report_batch, start_ms - 600_000)
+    report_bytes = len(rounds[-1][0]) / args.report_batch
+    cpu_before, commits_before = cpu_s(pid), commit_totals(port)
+    accepted, seconds, latencies = drive_webrtc(port, webrtc_app["api_key"], rounds, args.clients)
+    sent = sessions * len(template)
+    assert accepted == sent, f"only {accepted} of {sent} reports accepted"
+    cpu = describe_cpu(cpu_before, cpu_s(pid), accepted, "report")
+    cpu += f"\n{'':35}{describe_commits(commits_before, commit_totals(port))}"
+    detail = (
+        f"{accepted:,} reports of ~{report_bytes / 1024:.1f} KB, {args.report_batch}/request, "
+        f"{describe(latencies)}"
+    )
+    return Reports(webrtc_app["app_id"], accepted, seconds, detail, cpu)
+
+
+def print_reports(store: Path, reports: Reports) -> None:
+    derived = stored_samples(store, reports.app_id)
+    print(
+        f"HTTP getStats reports:             {reports.accepted / reports.seconds:>10,.0f} reports/s "
+        f"({derived / reports.seconds:,.0f} samples/s; {reports.detail})"
+    )
+    print(f"{'':35}{reports.cpu}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=1_000_000)
@@ -415,68 +463,65 @@ def main() -> None:
     parser.add_argument(
         "--raw-inserters", type=int, default=2, help="concurrent raw inserts (the server's writer threads)"
     )
-    parser.add_argument("--raw-runs", type=int, default=3, help="raw runs; the ratio uses their median")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; the printed ratio is their median")
     parser.add_argument(
-        "--no-baseline", action="store_true", help="skip the run without rollups and detection"
+        "--no-baseline", action="store_true", help="skip the runs without rollups and detection"
     )
     args = parser.parse_args()
     start_ms = int(time.time() * 1000) - 3_000_000
     data_dir = Path(tempfile.mkdtemp(prefix="callscope-bench-"))
     port = 18_000 + os.getpid() % 1000
-    proc = start_server(data_dir, port)
+    batch = min(args.raw_batch, args.samples)
+    http_rates: list[float] = []
+    raw_rates: list[float] = []
+    bare_rates: list[float] = []
     try:
-        http_rate, sample_line = samples_phase(port, proc.pid, args, start_ms)
-        if args.reports:
-            webrtc_app = create_app(port, "bench-webrtc")
-            template = sfu_report_template()
-            sessions = max(args.clients, args.reports // len(template))
-            rounds = webrtc_bodies(template, sessions, args.report_batch, start_ms - 600_000)
-            report_bytes = len(rounds[-1][0]) / args.report_batch
-            cpu_before, commits_before = cpu_s(proc.pid), commit_totals(port)
-            reports_ok, report_s, report_latencies = drive_webrtc(
-                port, webrtc_app["api_key"], rounds, args.clients
+        for round_no in range(1, args.rounds + 1):
+            print(f"round {round_no} of {args.rounds}", flush=True)
+            proc = start_server(data_dir, port)
+            try:
+                http_rate, sample_line = samples_phase(port, proc.pid, args, start_ms, f"bench-{round_no}")
+                if args.reports and round_no == 1:
+                    report = webrtc_phase(port, proc.pid, args, start_ms)
+            finally:
+                proc.terminate()
+                proc.wait(timeout=60)
+            print(f"HTTP ingest (fsync, acknowledged): {sample_line}", flush=True)
+            if args.reports and round_no == 1:
+                print_reports(data_dir / "store", report)
+            raw_rate, waited_s = raw_insert(
+                data_dir / "store", args.samples, batch, args.raw_inserters, round_no
             )
-            report_cpu = describe_cpu(cpu_before, cpu_s(proc.pid), reports_ok, "report")
-            report_cpu += f"\n{'':35}{describe_commits(commits_before, commit_totals(port))}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
-    print(f"HTTP ingest (fsync, acknowledged): {sample_line}")
-    if args.reports:
-        sent = sessions * len(template)
-        assert reports_ok == sent, f"only {reports_ok} of {sent} reports accepted"
-        derived = stored_samples(data_dir / "store", webrtc_app["app_id"])
-        print(
-            f"HTTP getStats reports:             {reports_ok / report_s:>10,.0f} reports/s "
-            f"({derived / report_s:,.0f} samples/s; {reports_ok:,} reports of ~{report_bytes / 1024:.1f} KB, "
-            f"{args.report_batch}/request, {describe(report_latencies)})"
-        )
-        print(f"                                   {report_cpu}")
-    try:
-        batch = min(args.raw_batch, args.samples)
-        # The median of several runs: one run inserts 1 M rows in 1.2-2.4 s, and whether a
-        # background merge (of earlier phases' parts or its own) lands in that window moved a
-        # single run's rate between 420 k and 840 k rows/s on this machine.
-        runs = [
-            raw_insert(data_dir / "store", args.samples, batch, args.raw_inserters, run)
-            for run in range(args.raw_runs)
-        ]
-        raw_rate = statistics.median(rate for rate, _ in runs)
+            print(
+                f"raw bulk insert (same store):      {raw_rate:>10,.0f} rows/s ({args.raw_inserters} "
+                f"concurrent Arrow inserts of {batch:,} rows, after {waited_s:.1f} s of earlier merges)"
+            )
+            print(f"ratio HTTP / raw:                  {http_rate / raw_rate:>10.3f}", flush=True)
+            http_rates.append(http_rate)
+            raw_rates.append(raw_rate)
+            if not args.no_baseline:
+                bare_rate, bare_line = baseline_phase(args, start_ms)
+                print(f"HTTP ingest, no rollups/detection: {bare_line}")
+                cost = 1 - http_rate / bare_rate
+                print(f"ingest cost of rollups+detection:  {cost:>10.1%} fewer samples/s")
+                bare_rates.append(bare_rate)
         # Sessions 1-5 printed this one (one insert at a time): kept for comparison.
-        serial_rate, _ = raw_insert(data_dir / "store", args.samples, batch, 1)
+        serial_rate, _ = raw_insert(data_dir / "store", args.samples, batch, 1, 0)
     finally:
-        shutil.rmtree(data_dir, ignore_errors=True)  # a 1 M-sample run leaves ~150 MB otherwise
-    each = ", ".join(f"{rate:,.0f} after {waited_s:.1f} s of earlier merges" for rate, waited_s in runs)
-    print(
-        f"raw bulk insert (same store):      {raw_rate:>10,.0f} rows/s "
-        f"(median of {args.raw_runs} runs of {args.raw_inserters} concurrent inserts of {batch:,} rows, "
-        f"Arrow: {each}; one at a time: {serial_rate:,.0f} rows/s)"
-    )
-    print(f"ratio HTTP / raw:                  {http_rate / raw_rate:>10.3f}")
-    if not args.no_baseline:
-        bare_rate, bare_line = baseline_phase(args, start_ms)
-        print(f"HTTP ingest, no rollups/detection: {bare_line}")
-        print(f"ingest cost of rollups+detection:  {1 - http_rate / bare_rate:>10.1%} fewer samples/s")
+        shutil.rmtree(data_dir, ignore_errors=True)  # a 1 M-sample round leaves ~150 MB otherwise
+    print(f"median of {args.rounds} rounds (each round's value in brackets)")
+    print(_summary("HTTP ingest", http_rates, ",.0f", " samples/s"))
+    print(_summary("raw bulk insert", raw_rates, ",.0f", " rows/s") + f"; one at a time {serial_rate:,.0f}")
+    ratios = [http / raw for http, raw in zip(http_rates, raw_rates, strict=True)]
+    print(_summary("ratio HTTP / raw", ratios, ".3f"))
+    if bare_rates:
+        costs = [1 - http / bare for http, bare in zip(http_rates, bare_rates, strict=True)]
+        print(_summary("ingest cost of rollups+detection", costs, ".1%"))
+
+
+def _summary(label: str, values: list[float], fmt: str, unit: str = "") -> str:
+    each = ", ".join(format(value, fmt) for value in values)
+    return f"{label + ':':<35}{format(statistics.median(values), fmt):>10}{unit} ({each})"
 
 
 if __name__ == "__main__":

@@ -22,8 +22,9 @@ def run(*args: str) -> str:
 
 
 def test_ingest_benchmark_runs() -> None:
-    out = run("bench/ingest.py", "--samples", "2000", "--reports", "240", "--clients", "2")
+    out = run("bench/ingest.py", "--samples", "2000", "--reports", "240", "--clients", "2", "--rounds", "2")
     assert "samples/s" in out and "reports/s" in out and "ratio HTTP / raw" in out
+    assert "round 2 of 2" in out and "median of 2 rounds" in out
     assert "no rollups/detection" in out and "ingest cost of rollups+detection" in out
 
 
