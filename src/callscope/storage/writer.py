@@ -83,13 +83,12 @@ class WriteResult:
 
 @dataclass
 class _Request:
-    """Queued rows and who waits for them: a `Future` (`submit`), or an asyncio future on
-    `loop` (`write`)."""
+    """Queued rows and who waits for them: a `Future` (`submit`), or a future of the event
+    loop that called `write`."""
 
     tables: dict[str, TableRows]
     rows: int
     future: Future[WriteResult] | asyncio.Future[WriteResult]
-    loop: asyncio.AbstractEventLoop | None = None
 
 
 _Outcome = WriteResult | StoreError
@@ -188,7 +187,7 @@ class GroupCommitWriter:
     def submit(self, tables: dict[str, TableRows]) -> Future[WriteResult]:
         """Queue rows; the future resolves once they are committed (or fails with StoreError)."""
         future: Future[WriteResult] = Future()
-        self._queue(tables, future, None)
+        self._queue(tables, future)
         return future
 
     def write(self, tables: dict[str, TableRows]) -> asyncio.Future[WriteResult]:
@@ -199,16 +198,14 @@ class GroupCommitWriter:
         wake-up a `call_soon_threadsafe` from the writer thread, taking the GIL from the loop
         every time, plus a second future and callback per request on the loop. A commit settles
         all of a loop's waiters with one call instead (`_settle`)."""
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[WriteResult] = loop.create_future()
-        self._queue(tables, waiter, loop)
+        waiter: asyncio.Future[WriteResult] = asyncio.get_running_loop().create_future()
+        self._queue(tables, waiter)
         return waiter
 
     def _queue(
         self,
         tables: dict[str, TableRows],
         future: Future[WriteResult] | asyncio.Future[WriteResult],
-        loop: asyncio.AbstractEventLoop | None,
     ) -> None:
         """Queue a request, or refuse it (Backpressure) when the queue is full."""
         for name in tables:
@@ -228,7 +225,7 @@ class GroupCommitWriter:
                 )
             self._queued_rows += rows
             self._metrics.queue_rows.set(self._queued_rows)
-            self._pending.append(_Request(tables, rows, future, loop))
+            self._pending.append(_Request(tables, rows, future))
             self._pending_rows += rows
             if self._wake_at_rows is not None and self._pending_rows >= self._wake_at_rows:
                 self._wake_at_rows = None
@@ -446,8 +443,8 @@ def _settle(outcomes: list[tuple[_Request, _Outcome]]) -> None:
     """Answer each request: `submit`'s futures here, `write`'s with one call per event loop."""
     on_loops: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[WriteResult], _Outcome]]] = {}
     for request, outcome in outcomes:
-        if isinstance(request.future, asyncio.Future) and request.loop is not None:
-            on_loops.setdefault(request.loop, []).append((request.future, outcome))
+        if isinstance(request.future, asyncio.Future):
+            on_loops.setdefault(request.future.get_loop(), []).append((request.future, outcome))
         else:
             _resolve(request.future, outcome)
     for loop, waiters in on_loops.items():
