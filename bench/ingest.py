@@ -8,16 +8,17 @@ in one HTTP phase than a minute later):
 1. HTTP: `callscope serve` in its own process on loopback, driven by a minimal HTTP/1.1 client
    (pre-encoded bodies over keep-alive connections, so the client spends little of the
    machine's two cores): normalized samples to /v1/ingest/samples.
-2. Raw: the server stopped, this process opens the same store and bulk-inserts as many rows
-   with the engine's fastest path (Arrow, as many concurrent inserts as the server has writer
-   threads), once the merges the HTTP phase left have finished.
+2. Raw: the server stopped, this process opens the same store and bulk-inserts rows with the
+   engine's fastest path (Arrow, as many concurrent inserts as the server has writer threads),
+   once the merges the HTTP phase left have finished: at least as many rows as HTTP stored, and
+   for at least as long as the HTTP phase ran, so both rates include the merges they cause.
 3. HTTP again on a fresh server with rollups and abnormal-event detection off: what they cost
    ingest (issue: no more than 25 % fewer samples/s).
 The first round also posts raw Chromium-shaped getStats() reports to /v1/ingest/webrtc (built
 from the real fixture, see `webrtc_bodies`). Every round's numbers are printed, then their
-medians: the ratio printed last is the median of the rounds' ratios. The raw phase is short
-(1-3 s for 1 M rows), and whether a merge lands inside it moved its rate between 370 k and 850 k
-rows/s on this machine.
+medians: the ratio printed last is the median of the rounds' ratios. Until session 14 the raw
+phase inserted only as many rows as HTTP (1-3 s for 1 M rows), and whether a merge landed inside
+it moved its rate between 370 k and 900 k rows/s on this machine.
 """
 
 from __future__ import annotations
@@ -344,12 +345,26 @@ def wait_for_merges(backend: StorageBackend) -> float:
     return time.monotonic() - started
 
 
-def raw_insert(store: Path, rows: int, batch_rows: int, inserters: int, run: int = 0) -> tuple[float, float]:
-    """Rows/s of `inserters` threads each inserting its share of `batch_rows`-row Arrow tables,
-    and the seconds waited beforehand for earlier merges.
+# The raw phase runs at least as long as its round's HTTP phase, and inserts at most this many
+# batches (a bound on the loop whatever the machine's speed).
+RAW_MAX_BATCHES = 400
+
+
+def raw_insert(
+    store: Path, rows: int, batch_rows: int, inserters: int, run: int = 0, min_seconds: float = 0.0
+) -> tuple[float, float, int]:
+    """Rows/s of `inserters` threads each inserting `batch_rows`-row Arrow tables, the seconds
+    waited beforehand for earlier merges, and the rows inserted.
+
+    The threads insert at least `rows` rows, and go on until `min_seconds` have passed: measured
+    over as long as the HTTP phase, the raw rate pays for the merges its own parts cause, as the
+    HTTP rate does. Over a 1-3 s burst, whether a merge landed inside it moved the rate between
+    370 k and 900 k rows/s on this machine (docs/operations.md, session 14).
 
     One insert runs largely on one core, so the server commits with two writer threads
     (setting `writer_threads`); the raw rate compared with HTTP uses as many inserters."""
+    import pyarrow.compute as pc
+
     from callscope.storage.registry import open_backend
     from callscope.storage.schema import SAMPLES
 
@@ -390,19 +405,33 @@ def raw_insert(store: Path, rows: int, batch_rows: int, inserters: int, run: int
         "transport": [""] * n,
         "ingested_at": [now_us // 1000] * n,
     }
-    tables = [
-        pa.Table.from_pydict(columns | {"ts": [now_us + b * n + i for i in range(n)]}, schema=SAMPLES)
-        for b in range(rows // n)
-    ]
+    first = pa.Table.from_pydict(columns | {"ts": [now_us + i for i in range(n)]}, schema=SAMPLES)
+    ts_at = first.schema.get_field_index("ts")
+    minimum = max(1, rows // n)
+    taken = iter(range(RAW_MAX_BATCHES))
+    lock = threading.Lock()
+    inserted = [0] * inserters
 
-    def insert(share: list[pa.Table]) -> None:
-        for table in share:
-            backend.insert_arrow("samples", table)
+    def next_batch(started: float) -> int | None:
+        # Batch numbers in order across threads; the first `minimum` always, then only while the
+        # phase is younger than `min_seconds`.
+        with lock:
+            number = next(taken, None)
+        if number is None or (number >= minimum and time.perf_counter() - started >= min_seconds):
+            return None
+        return number
+
+    def insert(slot: int, started: float) -> None:
+        while (number := next_batch(started)) is not None:
+            # Each batch its own instants: the first batch's timestamps shifted past the others'.
+            shifted = pc.add(first.column(ts_at), pa.scalar(number * n, pa.duration("us")))
+            backend.insert_arrow("samples", first.set_column(ts_at, SAMPLES.field("ts"), shifted))
+            inserted[slot] += n
 
     waited_s = wait_for_merges(backend)
 
-    threads = [threading.Thread(target=insert, args=(tables[i::inserters],)) for i in range(inserters)]
     started = time.perf_counter()
+    threads = [threading.Thread(target=insert, args=(i, started)) for i in range(inserters)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -410,8 +439,8 @@ def raw_insert(store: Path, rows: int, batch_rows: int, inserters: int, run: int
     elapsed = time.perf_counter() - started
     stored = stored_samples(store, app, backend)
     backend.close()
-    assert stored == len(tables) * n, f"raw insert stored {stored} of {len(tables) * n} rows"
-    return stored / elapsed, waited_s
+    assert stored == sum(inserted), f"raw insert stored {stored} of {sum(inserted)} rows"
+    return stored / elapsed, waited_s, stored
 
 
 @dataclass
@@ -491,11 +520,13 @@ def main() -> None:
             print(f"HTTP ingest (fsync, acknowledged): {sample_line}", flush=True)
             if args.reports and round_no == 1:
                 print_reports(data_dir / "store", report)
-            raw_rate, waited_s = raw_insert(
-                data_dir / "store", args.samples, batch, args.raw_inserters, round_no
+            http_s = args.samples / http_rate
+            raw_rate, waited_s, raw_rows = raw_insert(
+                data_dir / "store", args.samples, batch, args.raw_inserters, round_no, min_seconds=http_s
             )
             print(
-                f"raw bulk insert (same store):      {raw_rate:>10,.0f} rows/s ({args.raw_inserters} "
+                f"raw bulk insert (same store):      {raw_rate:>10,.0f} rows/s ({raw_rows:,} rows in "
+                f"{raw_rows / raw_rate:.1f} s, as long as HTTP's {http_s:.1f} s; {args.raw_inserters} "
                 f"concurrent Arrow inserts of {batch:,} rows, after {waited_s:.1f} s of earlier merges)"
             )
             print(f"ratio HTTP / raw:                  {http_rate / raw_rate:>10.3f}", flush=True)
@@ -508,7 +539,7 @@ def main() -> None:
                 print(f"ingest cost of rollups+detection:  {cost:>10.1%} fewer samples/s")
                 bare_rates.append(bare_rate)
         # Sessions 1-5 printed this one (one insert at a time): kept for comparison.
-        serial_rate, _ = raw_insert(data_dir / "store", args.samples, batch, 1, 0)
+        serial_rate, _, _ = raw_insert(data_dir / "store", args.samples, batch, 1, 0)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)  # a 1 M-sample round leaves ~150 MB otherwise
     print(f"median of {args.rounds} rounds (each round's value in brackets)")
