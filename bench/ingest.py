@@ -421,12 +421,17 @@ def raw_insert(
             return None
         return number
 
+    failures: list[BaseException] = []
+
     def insert(slot: int, started: float) -> None:
-        while (number := next_batch(started)) is not None:
-            # Each batch its own instants: the first batch's timestamps shifted past the others'.
-            shifted = pc.add(first.column(ts_at), pa.scalar(number * n, pa.duration("us")))
-            backend.insert_arrow("samples", first.set_column(ts_at, SAMPLES.field("ts"), shifted))
-            inserted[slot] += n
+        try:
+            while (number := next_batch(started)) is not None:
+                # Each batch its own instants: the first batch's timestamps shifted past the others'.
+                shifted = pc.add(first.column(ts_at), pa.scalar(number * n, pa.duration("us")))
+                backend.insert_arrow("samples", first.set_column(ts_at, SAMPLES.field("ts"), shifted))
+                inserted[slot] += n
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread below
+            failures.append(exc)
 
     waited_s = wait_for_merges(backend)
 
@@ -437,6 +442,9 @@ def raw_insert(
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
+    if failures:
+        backend.close()
+        raise failures[0]
     stored = stored_samples(store, app, backend)
     backend.close()
     assert stored == sum(inserted), f"raw insert stored {stored} of {sum(inserted)} rows"
